@@ -90,3 +90,10 @@ __all__ = [
     "CorruptDatabaseError", "CorruptRecordError", "StorageError", "DiskFullError",
     "ReadOnlyError", "TooManyOpenFilesError", "LockedError", "ClosedError",
 ]
+
+
+class DuplicateRecordError(UniqueConstraintError):
+    """insert() of a record whose "id" is already taken (the id is the primary key)."""
+
+
+__all__.append("DuplicateRecordError")

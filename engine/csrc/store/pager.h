@@ -13,7 +13,9 @@
  *    makes the page part of the transaction (copy-on-write) and returns the
  *    writable buffer. Writes outside a transaction are BZ_MISUSE.
  *  - pager_alloc returns a zeroed writable page (reusing a freed page first);
- *    pager_free puts a page on the free list (effective at commit).
+ *    pager_free puts a page at the head of the free list at once (a later
+ *    pager_alloc in the same transaction may reuse it; rollback undoes both);
+ *    drop your reference to the page before freeing it.
  *  - Every page handle obtained from get/write/alloc is released with
  *    pager_unref; the cache may evict unreferenced clean pages.
  *  - Rollback restores every page and the header as of begin.
@@ -37,6 +39,9 @@ typedef struct bz_page {
     int refs;
     int dirty;
     struct bz_page *hash_next, *lru_prev, *lru_next;
+    struct bz_page *dirty_next;   /* the transaction's pages, newest first */
+    uint8_t *orig;                /* content as of begin (NULL for a page new in this txn) */
+    int orphan;                   /* dropped by rollback while still referenced */
 } bz_page;
 
 typedef struct bz_pager_opts {
@@ -44,7 +49,12 @@ typedef struct bz_pager_opts {
     double lock_timeout;          /* seconds to wait for the writer lock; 0 = fail at once */
     uint32_t checkpoint_pages;    /* auto-checkpoint when the WAL holds more frames than this */
     uint32_t cache_pages;         /* clean-page cache size */
+    int must_exist;               /* Store(create=False): a missing file is an error */
 } bz_pager_opts;
+
+/* How the pager waits for a lock (default: nanosleep). The Python binding
+ * installs one that releases the GIL so another thread can let go of it. */
+void pager_set_sleep_hook(void (*sleep_fn)(double seconds));
 
 int  pager_open(bz_vfs *vfs, const char *path, const bz_pager_opts *opts, bz_pager **out, bz_err *err);
 int  pager_close(bz_pager *p, bz_err *err);   /* checkpoints when writable, releases locks */
@@ -69,7 +79,11 @@ bz_pgno pager_catalog_root(const bz_pager *p);
 int  pager_set_catalog_root(bz_pager *p, bz_pgno root, bz_err *err);
 uint32_t pager_page_count(const bz_pager *p);
 
+/* Copies the WAL into the database file and resets the WAL. Waits up to
+ * lock_timeout for read-only handles to finish a read (BZ_LOCKED otherwise).
+ * BZ_MISUSE inside a transaction; a no-op on a read-only handle. */
 int  pager_checkpoint(bz_pager *p, bz_err *err);
+int  pager_readonly(const bz_pager *p);
 
 /* For check(): calls fn for every page on the free list, in order. */
 int  pager_walk_freelist(bz_pager *p, int (*fn)(void *ctx, bz_pgno pgno), void *ctx, bz_err *err);
@@ -78,6 +92,8 @@ int  pager_walk_freelist(bz_pager *p, int (*fn)(void *ctx, bz_pgno pgno), void *
 typedef struct bz_pager_stats {
     uint32_t page_count, free_pages, wal_frames, wal_committed_frames;
     uint64_t cache_hits, cache_misses, checkpoints, syncs;
+    uint64_t commits, rollbacks, checkpoints_skipped;
+    uint32_t cached_pages;
 } bz_pager_stats;
 void pager_stats(const bz_pager *p, bz_pager_stats *out);
 

@@ -46,4 +46,50 @@ struct bz_vfs {
 
 bz_vfs *bz_vfs_os(void);                 /* a static singleton; retain/release are no-ops */
 
+/* Lock bytes live far beyond any page the database will have (advisory OFD
+ * locks may lie beyond the end of the file), like SQLite's pending byte. */
+#define BZ_LOCK_OFFSET 0x40000000ull
+
+/* ---- MemFS (vfs_mem.c) ------------------------------------------------------
+ * Files live in memory for as long as the MemFS does. Each file keeps its
+ * current bytes and the bytes it had at its last sync, so that a power loss
+ * (bz_memfs_power_loss) can revert every file to what a disk would hold.
+ * Locks conflict between handles, also two handles of one process.
+ * Not thread-safe on its own: the Python binding calls it under the GIL. */
+bz_vfs *bz_memfs_new(void);              /* reference count 1; release() frees */
+int     bz_memfs_is(const bz_vfs *v);
+size_t  bz_memfs_count(bz_vfs *v);
+const char *bz_memfs_name(bz_vfs *v, size_t i);          /* NULL beyond count */
+/* The current bytes of a file: BZ_NOTFOUND if absent. The pointer stays valid
+ * until the file is next written. */
+int     bz_memfs_contents(bz_vfs *v, const char *name, const uint8_t **data, size_t *len);
+/* Creates or replaces a file, both current and synced contents. */
+int     bz_memfs_put(bz_vfs *v, const char *name, const void *data, size_t len, bz_err *err);
+void    bz_memfs_power_loss(bz_vfs *v);
+
+/* ---- FaultVFS (vfs_fault.c) -------------------------------------------------
+ * Wraps another VFS (a MemFS, or the OS VFS when base is NULL). Counts calls
+ * per operation and fails the ones it is told to. */
+enum bz_fault_op {
+    BZ_FOP_OPEN = 0, BZ_FOP_READ, BZ_FOP_WRITE, BZ_FOP_SYNC, BZ_FOP_TRUNCATE,
+    BZ_FOP_COUNT,
+    BZ_FOP_ANY = BZ_FOP_COUNT
+};
+bz_vfs *bz_faultvfs_new(bz_vfs *base);   /* retains base; reference count 1 */
+int     bz_faultvfs_is(const bz_vfs *v);
+/* The nth call (1 = next) of op from now fails with sys_errno; persistent:
+ * every later call of op fails too. BZ_MISUSE when too many are pending. */
+int     bz_faultvfs_fail(bz_vfs *v, int op, uint64_t nth, int sys_errno, int persistent, bz_err *err);
+/* The nth write from now writes only its first `keep` bytes, then the VFS is
+ * dead: every later call fails with EIO until power loss or reset. */
+int     bz_faultvfs_tear(bz_vfs *v, uint64_t nth, size_t keep, bz_err *err);
+/* MemFS base only (else BZ_MISUSE): every file reverts to its last synced
+ * contents, pending faults and the dead state are cleared, and every handle
+ * opened before becomes stale (fails with EIO, holds no locks): the process
+ * that had them "died". */
+int     bz_faultvfs_power_loss(bz_vfs *v, bz_err *err);
+void    bz_faultvfs_reset(bz_vfs *v);
+uint64_t bz_faultvfs_count(bz_vfs *v, int op);
+int     bz_faultvfs_dead(bz_vfs *v);
+
 #endif

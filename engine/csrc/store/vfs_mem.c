@@ -1,0 +1,342 @@
+/* MemFS: memory-backed files that outlive the handles opened on them.
+ *
+ * A file ("inode") holds two byte strings: `cur`, what reads see, and `synced`,
+ * what a disk would still hold after a power loss (a copy of `cur` taken at
+ * each sync). Names map to inodes; removing a name leaves open handles working
+ * on the unlinked inode, as POSIX does. Each handle holds its own lock modes
+ * on the two lock bytes, and lock requests check every other handle of the
+ * inode, so two Stores in one process exclude each other like two processes.
+ */
+#define _GNU_SOURCE
+#include "vfs.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct mem_handle mem_handle;
+
+typedef struct mem_inode {
+    char *name;              /* NULL once removed */
+    uint8_t *cur;
+    size_t len, cap;
+    uint8_t *synced;
+    size_t synced_len;
+    int refs;                /* the name (if linked) + open handles */
+    mem_handle *handles;
+} mem_inode;
+
+struct mem_handle {
+    bz_file base;
+    mem_inode *ino;
+    int readonly;
+    int lock[2];             /* BZ_LOCK_* per lock byte */
+    mem_handle *next;
+};
+
+typedef struct memfs {
+    bz_vfs base;
+    int refs;
+    mem_inode **files;       /* linked inodes, in creation order */
+    size_t n, cap;
+} memfs;
+
+static void inode_unref(mem_inode *ino)
+{
+    if (--ino->refs > 0)
+        return;
+    free(ino->name);
+    free(ino->cur);
+    free(ino->synced);
+    free(ino);
+}
+
+static long find(memfs *fs, const char *name)
+{
+    for (size_t i = 0; i < fs->n; i++)
+        if (strcmp(fs->files[i]->name, name) == 0)
+            return (long)i;
+    return -1;
+}
+
+static int reserve(mem_inode *ino, size_t need)
+{
+    if (need <= ino->cap)
+        return 0;
+    size_t cap = ino->cap ? ino->cap : 8192;
+    while (cap < need)
+        cap *= 2;
+    uint8_t *p = realloc(ino->cur, cap);
+    if (!p)
+        return -1;
+    ino->cur = p;
+    ino->cap = cap;
+    return 0;
+}
+
+/* ---- file methods ---- */
+
+static int mem_read(bz_file *f, void *buf, size_t n, uint64_t off, size_t *got, bz_err *err)
+{
+    (void)err;
+    mem_inode *ino = ((mem_handle *)f)->ino;
+    if (off >= ino->len) {
+        *got = 0;
+        return BZ_OK;
+    }
+    size_t avail = ino->len - (size_t)off;
+    size_t k = n < avail ? n : avail;
+    memcpy(buf, ino->cur + off, k);
+    *got = k;
+    return BZ_OK;
+}
+
+static int mem_write(bz_file *f, const void *buf, size_t n, uint64_t off, bz_err *err)
+{
+    mem_handle *h = (mem_handle *)f;
+    mem_inode *ino = h->ino;
+    if (h->readonly)
+        return bz_err_from_errno(err, EBADF, "write", ino->name);
+    if (off + n > ((uint64_t)1 << 40))
+        return bz_err_from_errno(err, EFBIG, "write", ino->name);
+    size_t end = (size_t)off + n;
+    if (reserve(ino, end) != 0)
+        return bz_err_from_errno(err, ENOSPC, "write", ino->name);
+    if (off > ino->len)
+        memset(ino->cur + ino->len, 0, (size_t)off - ino->len);
+    memcpy(ino->cur + off, buf, n);
+    if (end > ino->len)
+        ino->len = end;
+    return BZ_OK;
+}
+
+static int mem_truncate(bz_file *f, uint64_t size, bz_err *err)
+{
+    mem_handle *h = (mem_handle *)f;
+    mem_inode *ino = h->ino;
+    if (h->readonly)
+        return bz_err_from_errno(err, EBADF, "truncate", ino->name);
+    if (size > ino->len) {
+        if (reserve(ino, (size_t)size) != 0)
+            return bz_err_from_errno(err, ENOSPC, "truncate", ino->name);
+        memset(ino->cur + ino->len, 0, (size_t)size - ino->len);
+    }
+    ino->len = (size_t)size;
+    return BZ_OK;
+}
+
+static int mem_sync(bz_file *f, bz_err *err)
+{
+    mem_inode *ino = ((mem_handle *)f)->ino;
+    uint8_t *copy = malloc(ino->len ? ino->len : 1);
+    if (!copy)
+        return bz_err_from_errno(err, ENOMEM, "sync", ino->name);
+    if (ino->len)
+        memcpy(copy, ino->cur, ino->len);
+    free(ino->synced);
+    ino->synced = copy;
+    ino->synced_len = ino->len;
+    return BZ_OK;
+}
+
+static int mem_size(bz_file *f, uint64_t *out, bz_err *err)
+{
+    (void)err;
+    *out = ((mem_handle *)f)->ino->len;
+    return BZ_OK;
+}
+
+static int mem_lock(bz_file *f, int which, int mode, bz_err *err)
+{
+    mem_handle *h = (mem_handle *)f;
+    if (which < 0 || which > 1)
+        return bz_err_set(err, BZ_MISUSE, "bad lock byte %d", which);
+    if (mode != BZ_LOCK_UNLOCK) {
+        for (mem_handle *o = h->ino->handles; o; o = o->next) {
+            if (o == h || o->lock[which] == BZ_LOCK_UNLOCK)
+                continue;
+            if (mode == BZ_LOCK_EXCLUSIVE || o->lock[which] == BZ_LOCK_EXCLUSIVE)
+                return bz_err_set(err, BZ_LOCKED, "%s is locked by another connection",
+                                  h->ino->name ? h->ino->name : "(removed file)");
+        }
+    }
+    h->lock[which] = mode;
+    return BZ_OK;
+}
+
+static void mem_close(bz_file *f)
+{
+    mem_handle *h = (mem_handle *)f;
+    mem_inode *ino = h->ino;
+    for (mem_handle **pp = &ino->handles; *pp; pp = &(*pp)->next) {
+        if (*pp == h) {
+            *pp = h->next;
+            break;
+        }
+    }
+    bz_vfs *v = h->base.vfs;
+    free(h);
+    inode_unref(ino);
+    v->release(v);
+}
+
+static const bz_file_methods mem_methods = {
+    mem_read, mem_write, mem_truncate, mem_sync, mem_size, mem_lock, mem_close,
+};
+
+/* ---- vfs methods ---- */
+
+static mem_inode *link_new(memfs *fs, const char *name)
+{
+    if (fs->n == fs->cap) {
+        size_t cap = fs->cap ? fs->cap * 2 : 8;
+        mem_inode **p = realloc(fs->files, cap * sizeof *p);
+        if (!p)
+            return NULL;
+        fs->files = p;
+        fs->cap = cap;
+    }
+    mem_inode *ino = calloc(1, sizeof *ino);
+    if (!ino)
+        return NULL;
+    ino->name = strdup(name);
+    if (!ino->name) {
+        free(ino);
+        return NULL;
+    }
+    ino->refs = 1;
+    fs->files[fs->n++] = ino;
+    return ino;
+}
+
+static int mem_open(bz_vfs *v, const char *path, int flags, bz_file **out, bz_err *err)
+{
+    memfs *fs = (memfs *)v;
+    long i = find(fs, path);
+    mem_inode *ino;
+    if (i >= 0) {
+        ino = fs->files[i];
+    } else {
+        if (!(flags & BZ_OPEN_CREATE) || (flags & BZ_OPEN_READONLY))
+            return bz_err_from_errno(err, ENOENT, "open", path);
+        ino = link_new(fs, path);
+        if (!ino)
+            return bz_err_from_errno(err, ENOMEM, "open", path);
+    }
+    mem_handle *h = calloc(1, sizeof *h);
+    if (!h)
+        return bz_err_from_errno(err, ENOMEM, "open", path);
+    h->base.m = &mem_methods;
+    h->base.vfs = v;
+    h->ino = ino;
+    h->readonly = (flags & BZ_OPEN_READONLY) != 0;
+    h->next = ino->handles;
+    ino->handles = h;
+    ino->refs++;
+    v->retain(v);
+    *out = &h->base;
+    return BZ_OK;
+}
+
+static void unlink_at(memfs *fs, size_t i)
+{
+    mem_inode *ino = fs->files[i];
+    memmove(fs->files + i, fs->files + i + 1, (fs->n - i - 1) * sizeof *fs->files);
+    fs->n--;
+    inode_unref(ino);
+}
+
+static int mem_remove(bz_vfs *v, const char *path, bz_err *err)
+{
+    (void)err;
+    memfs *fs = (memfs *)v;
+    long i = find(fs, path);
+    if (i < 0)
+        return BZ_NOTFOUND;
+    unlink_at(fs, (size_t)i);
+    return BZ_OK;
+}
+
+static int mem_exists(bz_vfs *v, const char *path, int *out, bz_err *err)
+{
+    (void)err;
+    *out = find((memfs *)v, path) >= 0;
+    return BZ_OK;
+}
+
+static void mem_retain(bz_vfs *v) { ((memfs *)v)->refs++; }
+
+static void mem_release(bz_vfs *v)
+{
+    memfs *fs = (memfs *)v;
+    if (--fs->refs > 0)
+        return;
+    while (fs->n)
+        unlink_at(fs, fs->n - 1);
+    free(fs->files);
+    free(fs);
+}
+
+bz_vfs *bz_memfs_new(void)
+{
+    memfs *fs = calloc(1, sizeof *fs);
+    if (!fs)
+        return NULL;
+    fs->base.open = mem_open;
+    fs->base.remove = mem_remove;
+    fs->base.exists = mem_exists;
+    fs->base.retain = mem_retain;
+    fs->base.release = mem_release;
+    fs->refs = 1;
+    return &fs->base;
+}
+
+int bz_memfs_is(const bz_vfs *v) { return v && v->open == mem_open; }
+
+size_t bz_memfs_count(bz_vfs *v) { return ((memfs *)v)->n; }
+
+const char *bz_memfs_name(bz_vfs *v, size_t i)
+{
+    memfs *fs = (memfs *)v;
+    return i < fs->n ? fs->files[i]->name : NULL;
+}
+
+int bz_memfs_contents(bz_vfs *v, const char *name, const uint8_t **data, size_t *len)
+{
+    memfs *fs = (memfs *)v;
+    long i = find(fs, name);
+    if (i < 0)
+        return BZ_NOTFOUND;
+    *data = fs->files[i]->cur;
+    *len = fs->files[i]->len;
+    return BZ_OK;
+}
+
+int bz_memfs_put(bz_vfs *v, const char *name, const void *data, size_t len, bz_err *err)
+{
+    memfs *fs = (memfs *)v;
+    long i = find(fs, name);
+    mem_inode *ino = i >= 0 ? fs->files[i] : link_new(fs, name);
+    if (!ino)
+        return bz_err_from_errno(err, ENOMEM, "write", name);
+    if (reserve(ino, len) != 0)
+        return bz_err_from_errno(err, ENOMEM, "write", name);
+    if (len)
+        memcpy(ino->cur, data, len);
+    ino->len = len;
+    mem_handle tmp = { .ino = ino };
+    return mem_sync(&tmp.base, err);
+}
+
+void bz_memfs_power_loss(bz_vfs *v)
+{
+    memfs *fs = (memfs *)v;
+    for (size_t i = 0; i < fs->n; i++) {
+        mem_inode *ino = fs->files[i];
+        if (reserve(ino, ino->synced_len) != 0)
+            continue;   /* cannot happen: cap >= synced_len was true when it synced */
+        if (ino->synced_len)
+            memcpy(ino->cur, ino->synced, ino->synced_len);
+        ino->len = ino->synced_len;
+    }
+}

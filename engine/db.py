@@ -1,0 +1,648 @@
+"""BlazeDB: the public document API over the C store (engine/API.md).
+
+Layout on the store (engine/doc/semantics.md §8): tree "records" maps
+id.bytes -> codec.encode(record) (the record includes its "id"); each
+secondary index is a tree "idx:<name>" described in tree "catalog" (see
+engine/indexes.py). A write changes the record and all its index entries in
+one store transaction — the caller's, or one opened for the call — and is
+fully validated (record encodes, unique constraints hold) before the first
+byte is written, so a rejected write changes nothing even inside a larger
+transaction.
+
+Threads: one re-entrant lock serialises every use of the store. An explicit
+transaction (begin() or transaction()) keeps that lock until commit() or
+rollback(), so other threads wait instead of writing into it; a transaction
+therefore belongs to the thread that began it.
+"""
+from __future__ import annotations
+
+import threading
+import uuid
+from contextlib import contextmanager
+
+from engine import planner
+from engine._native import codec as _codec, store as _store_mod
+from engine.errors import (
+    BlazeIndexError, ClosedError, InvalidRecordError, QueryError, RecordNotFound,
+    TransactionError, CorruptDatabaseError, DuplicateRecordError,
+)
+from engine.ids import IdGenerator
+from engine.indexes import (
+    CATALOG_PREFIX, CATALOG_TREE, ID_LEN, IndexDef, check_name, normalize_fields, raise_unique,
+    unique_violation,
+)
+from engine.query import Pred, Query, pred_from_spec
+
+RECORDS = planner.RECORDS
+MEMORY_FILE = "memory.blazedb"
+_UUID = uuid.UUID
+_encode = _codec.encode
+_decode = _codec.decode
+
+
+def _id_bytes(record_id) -> bytes:
+    if type(record_id) is _UUID:
+        return record_id.bytes
+    if isinstance(record_id, _UUID):
+        return record_id.bytes
+    if isinstance(record_id, str):
+        try:
+            return _UUID(record_id).bytes
+        except ValueError:
+            pass
+    raise InvalidRecordError(f"a record id is a uuid.UUID, got {type(record_id).__name__} "
+                             f"{record_id!r:.80}")
+
+
+def _as_where(where) -> Pred | None:
+    if where is None or isinstance(where, Pred):
+        return where
+    if isinstance(where, (list, tuple)):
+        return pred_from_spec(where)
+    raise QueryError(f"where= takes a predicate (F('a') == 1) or its spec list, "
+                     f"got {type(where).__name__}")
+
+
+class BlazeDB:
+    """An embedded document database in one file (or in memory when path is None)."""
+
+    def __init__(self, path: str | None = None, *, vfs=None, readonly: bool = False,
+                 lock_timeout: float = 0.0, checkpoint_pages: int = 1000,
+                 cache_pages: int = 2048, id_generator=None):
+        if path is None:
+            vfs = vfs if vfs is not None else _store_mod.MemFS()
+            path = MEMORY_FILE
+        self.path = path
+        self.readonly = readonly
+        self._lock = threading.RLock()
+        self._txn_held = False          # begin() keeps one extra hold of _lock
+        self._new_id = id_generator or IdGenerator()
+        self._store = _store_mod.Store(path, vfs=vfs, readonly=readonly,
+                                       lock_timeout=lock_timeout,
+                                       checkpoint_pages=checkpoint_pages,
+                                       cache_pages=cache_pages)
+        try:
+            if not readonly:
+                trees = self._store.trees()
+                if RECORDS not in trees or CATALOG_TREE not in trees:
+                    self._store.begin()
+                    try:
+                        self._store.create_tree(RECORDS)
+                        self._store.create_tree(CATALOG_TREE)
+                        self._store.commit()
+                    except BaseException:
+                        if self._store.in_transaction:
+                            self._store.rollback()
+                        raise
+            self._indexes: dict[str, IndexDef] = {}
+            self._load_catalog()
+        except BaseException:
+            self._store.close()
+            raise
+
+    # ------------------------------------------------------------ lifecycle
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close()
+
+    def close(self) -> None:
+        """Close the database (idempotent). An open transaction is rolled back."""
+        with self._lock:
+            if self._store.closed:
+                return
+            try:
+                if self._store.in_transaction:
+                    self._store.rollback()
+            finally:
+                self._store.close()
+                if self._txn_held:
+                    self._txn_held = False
+                    self._lock.release()
+
+    @property
+    def closed(self) -> bool:
+        return self._store.closed
+
+    def __repr__(self):
+        state = "closed" if self._store.closed else "open"
+        return f"<BlazeDB {self.path!r} {state}>"
+
+    def _check_open(self):
+        if self._store.closed:
+            raise ClosedError("the database is closed")
+
+    def _load_catalog(self):
+        indexes = {}
+        try:
+            entries = list(self._store.scan(CATALOG_TREE))
+        except KeyError:   # a read-only open of a file no writer has initialised
+            entries = []
+        for key, value in entries:
+            if key.startswith(CATALOG_PREFIX):
+                idx = IndexDef.from_catalog(value)
+                indexes[idx.name] = idx
+        self._indexes = indexes
+        self._eq_cache = {}
+
+    def _refresh(self):
+        """Read-only handles see other writers' commits: reload the catalog."""
+        if self.readonly:
+            self._load_catalog()
+
+    # ------------------------------------------------------------ transactions
+
+    def _write(self, fn):
+        """Run fn() in the caller's transaction, or in one of its own."""
+        with self._lock:
+            self._check_open()
+            store = self._store
+            if store.in_transaction:
+                return fn()
+            store.begin()
+            try:
+                result = fn()
+                store.commit()
+                return result
+            except BaseException:
+                if store.in_transaction:
+                    store.rollback()
+                self._load_catalog()
+                raise
+
+    def begin(self) -> None:
+        """Start a transaction; this thread keeps the database until commit()/rollback()."""
+        self._lock.acquire()
+        try:
+            self._check_open()
+            if self._txn_held:
+                raise TransactionError("a transaction is already open; commit() or rollback() it "
+                                       "first (transactions do not nest)")
+            self._store.begin()
+        except BaseException:
+            self._lock.release()
+            raise
+        self._txn_held = True
+
+    def _end(self, action: str):
+        with self._lock:
+            if not self._txn_held:
+                raise TransactionError(f"{action}() without begin()")
+            try:
+                if action == "commit":
+                    if not self._store.in_transaction:
+                        raise TransactionError(
+                            "the transaction was already rolled back after an error; "
+                            "nothing was committed")
+                    self._store.commit()
+                elif self._store.in_transaction:
+                    self._store.rollback()
+                ok = True
+            except BaseException:
+                ok = False
+                raise
+            finally:
+                if not self._store.in_transaction:
+                    self._txn_held = False
+                    self._lock.release()
+                    if action == "rollback" or not ok:
+                        self._load_catalog()   # index definitions made inside are gone
+
+    def commit(self) -> None:
+        self._end("commit")
+
+    def rollback(self) -> None:
+        self._end("rollback")
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._txn_held
+
+    @contextmanager
+    def transaction(self):
+        """`with db.transaction():` commits on success, rolls back on any exception."""
+        self.begin()
+        try:
+            yield self
+        except BaseException:
+            if self._txn_held:
+                self.rollback()
+            raise
+        else:
+            self.commit()
+
+    # ------------------------------------------------------------ records
+
+    def _prepare(self, record, what="insert") -> tuple[bytes, dict]:
+        if not isinstance(record, dict):
+            raise InvalidRecordError(f"{what}: a record is a dict, got {type(record).__name__}")
+        rid = record.get("id")
+        if rid is None:
+            rid = self._new_id()
+            record = {**record, "id": rid}
+        elif not isinstance(rid, _UUID):
+            raise InvalidRecordError(f"{what}: 'id' must be a uuid.UUID, got {type(rid).__name__}")
+        return rid.bytes, record
+
+    def _index_entries(self, record: dict):
+        """[(index, values, prefix)] for every index."""
+        return [(idx, vals, _codec.index_key(vals))
+                for idx in self._indexes.values() for vals in (idx.values(record),)]
+
+    def _check_uniques(self, entries, kb: bytes, old_prefixes=None):
+        store = self._store
+        for idx, vals, prefix in entries:
+            if idx.constrains(vals) and (old_prefixes is None or old_prefixes.get(idx.name) != prefix):
+                other = unique_violation(store, idx, prefix, kb)
+                if other is not None:
+                    raise_unique(idx, vals, other)
+
+    def _put_new(self, kb: bytes, data: bytes, entries):
+        put = self._store.put
+        put(RECORDS, kb, data)
+        for idx, _, prefix in entries:
+            put(idx.tree, prefix + kb, b"")
+
+    def insert(self, record: dict) -> uuid.UUID:
+        """Store a new record; returns its id (assigned unless record["id"] is a UUID)."""
+        kb, record = self._prepare(record)
+        data = _encode(record)
+
+        def op():
+            store = self._store
+            if store.get(RECORDS, kb) is not None:
+                raise DuplicateRecordError(f"a record with id {_UUID(bytes=kb)} already exists")
+            entries = []
+            if self._indexes:
+                entries = self._index_entries(_decode(data))
+                self._check_uniques(entries, kb)
+            self._put_new(kb, data, entries)
+        self._write(op)
+        return _UUID(bytes=kb)
+
+    def insert_many(self, records) -> list[uuid.UUID]:
+        """Insert all records atomically (all or none); returns their ids in order."""
+        prepared = []
+        for i, record in enumerate(records):
+            try:
+                kb, record = self._prepare(record, f"insert_many record {i}")
+                prepared.append((kb, _encode(record)))
+            except InvalidRecordError as exc:
+                raise type(exc)(f"insert_many record {i}: {exc}") from None
+
+        def op():
+            store = self._store
+            seen: set = set()
+            batch = []
+            taken: dict = {}   # (index name, prefix) -> id, for conflicts inside the batch
+            for kb, data in prepared:
+                if kb in seen or store.get(RECORDS, kb) is not None:
+                    raise DuplicateRecordError(f"a record with id {_UUID(bytes=kb)} already exists")
+                seen.add(kb)
+                entries = []
+                if self._indexes:
+                    entries = self._index_entries(_decode(data))
+                    self._check_uniques(entries, kb)
+                    for idx, vals, prefix in entries:
+                        if idx.constrains(vals):
+                            other = taken.setdefault((idx.name, prefix), kb)
+                            if other != kb:
+                                raise_unique(idx, vals, other)
+                batch.append((kb, data, entries))
+            for kb, data, entries in batch:
+                self._put_new(kb, data, entries)
+        self._write(op)
+        return [_UUID(bytes=kb) for kb, _ in prepared]
+
+    def fetch(self, record_id) -> dict:
+        """The record with this id; RecordNotFound if there is none."""
+        kb = record_id.bytes if type(record_id) is _UUID else _id_bytes(record_id)
+        with self._lock:
+            data = self._store.get(RECORDS, kb)
+        if data is None:
+            raise RecordNotFound(f"no record with id {_UUID(bytes=kb)}")
+        return _decode(data)
+
+    def get(self, record_id) -> dict | None:
+        """The record with this id, or None."""
+        kb = record_id.bytes if type(record_id) is _UUID else _id_bytes(record_id)
+        with self._lock:
+            data = self._store.get(RECORDS, kb)
+        return None if data is None else _decode(data)
+
+    def fetch_all(self, batch: int = 256):
+        """Every record in id order, streamed (the lock is held per batch, not throughout)."""
+        with self._lock:
+            self._check_open()
+        after = None
+        while True:
+            with self._lock:
+                chunk = []
+                for key, value in self._store.scan(RECORDS, after, None, include_start=False):
+                    chunk.append(value)
+                    after = key
+                    if len(chunk) >= batch:
+                        break
+            for value in chunk:
+                yield _decode(value)
+            if len(chunk) < batch:
+                return
+
+    def __iter__(self):
+        return self.fetch_all()
+
+    def _replace_record(self, kb: bytes, old: dict, new: dict) -> None:
+        """Write `new` over `old` (same id) with index maintenance; inside _write."""
+        data = _encode(new)
+        store = self._store
+        if self._indexes:
+            decoded = _decode(data)
+            old_entries = {idx.name: prefix for idx, _, prefix in self._index_entries(old)}
+            new_entries = self._index_entries(decoded)
+            self._check_uniques(new_entries, kb, old_entries)
+            store.put(RECORDS, kb, data)
+            for idx, _, prefix in new_entries:
+                old_prefix = old_entries[idx.name]
+                if old_prefix != prefix:
+                    store.delete(idx.tree, old_prefix + kb)
+                    store.put(idx.tree, prefix + kb, b"")
+        else:
+            store.put(RECORDS, kb, data)
+
+    def _load_for_write(self, kb: bytes) -> dict:
+        data = self._store.get(RECORDS, kb)
+        if data is None:
+            raise RecordNotFound(f"no record with id {_UUID(bytes=kb)}")
+        return _decode(data)
+
+    @staticmethod
+    def _check_id_field(fields: dict, kb: bytes, what: str):
+        if "id" in fields and not (isinstance(fields["id"], _UUID) and fields["id"].bytes == kb):
+            raise InvalidRecordError(f"{what}: 'id' cannot be changed (record {_UUID(bytes=kb)}, "
+                                     f"got {fields['id']!r:.80})")
+
+    def update(self, record_id, fields: dict) -> dict:
+        """Merge `fields` into the record (top-level keys replace); returns the new record."""
+        kb = _id_bytes(record_id)
+        if not isinstance(fields, dict):
+            raise InvalidRecordError(f"update: fields is a dict, got {type(fields).__name__}")
+        self._check_id_field(fields, kb, "update")
+
+        def op():
+            old = self._load_for_write(kb)
+            new = {**old, **fields}
+            self._replace_record(kb, old, new)
+            return _decode(_encode(new))
+        return self._write(op)
+
+    def replace(self, record_id, record: dict) -> dict:
+        """Replace the whole record (its id stays); returns the new record."""
+        kb = _id_bytes(record_id)
+        if not isinstance(record, dict):
+            raise InvalidRecordError(f"replace: a record is a dict, got {type(record).__name__}")
+        self._check_id_field(record, kb, "replace")
+        new = {**record, "id": _UUID(bytes=kb)}
+
+        def op():
+            old = self._load_for_write(kb)
+            self._replace_record(kb, old, new)
+            return _decode(_encode(new))
+        return self._write(op)
+
+    def upsert(self, record_id, fields: dict) -> bool:
+        """Merge into the record if it exists, else insert fields with this id.
+        Returns True if it inserted."""
+        kb = _id_bytes(record_id)
+        if not isinstance(fields, dict):
+            raise InvalidRecordError(f"upsert: fields is a dict, got {type(fields).__name__}")
+        self._check_id_field(fields, kb, "upsert")
+
+        def op():
+            data = self._store.get(RECORDS, kb)
+            if data is None:
+                new = {**fields, "id": _UUID(bytes=kb)}
+                encoded = _encode(new)
+                entries = []
+                if self._indexes:
+                    entries = self._index_entries(_decode(encoded))
+                    self._check_uniques(entries, kb)
+                self._put_new(kb, encoded, entries)
+                return True
+            old = _decode(data)
+            self._replace_record(kb, old, {**old, **fields})
+            return False
+        return self._write(op)
+
+    def _delete_one(self, kb: bytes) -> bool:
+        data = self._store.get(RECORDS, kb)
+        if data is None:
+            return False
+        if self._indexes:
+            old = _decode(data)
+            for idx, _, prefix in self._index_entries(old):
+                self._store.delete(idx.tree, prefix + kb)
+        self._store.delete(RECORDS, kb)
+        return True
+
+    def delete(self, record_id) -> bool:
+        """Delete the record; False if there was none (idempotent)."""
+        kb = _id_bytes(record_id)
+        return self._write(lambda: self._delete_one(kb))
+
+    def delete_all(self, where=None) -> int:
+        """Delete every record (or those matching `where`); returns how many."""
+        where = _as_where(where)
+        if where is not None:
+            return self._delete_query(Query(self).where(where))
+
+        def op():
+            n = self._store.clear(RECORDS)
+            for idx in self._indexes.values():
+                self._store.clear(idx.tree)
+            return n
+        return self._write(op)
+
+    def count(self, where=None) -> int:
+        """Number of records (matching `where`)."""
+        where = _as_where(where)
+        with self._lock:
+            self._check_open()
+            if where is None:
+                return self._store.count(RECORDS)
+            self._refresh()
+            return planner.count(self._store, self._indexes, Query(self).where(where))
+
+    # ------------------------------------------------------------ queries
+
+    def query(self, spec: dict | None = None) -> Query:
+        """A query builder bound to this database (or a query from its plain-data spec)."""
+        if spec is not None:
+            return Query.from_spec(spec, self)
+        return Query(self)
+
+    def _run_query(self, q: Query) -> list:
+        with self._lock:
+            if self.readonly:
+                self._refresh()
+            return planner.run(self._store, self._indexes, q, self._eq_cache)  # closed: ClosedError
+
+    def _count_query(self, q: Query) -> int:
+        with self._lock:
+            self._check_open()
+            self._refresh()
+            return planner.count(self._store, self._indexes, q)
+
+    def _explain_query(self, q: Query) -> dict:
+        with self._lock:
+            self._check_open()
+            self._refresh()
+            return planner.explain(self._indexes, q)
+
+    def _delete_query(self, q: Query) -> int:
+        if q.is_aggregate:
+            raise QueryError("delete() on an aggregation; delete with a plain where() query")
+        q_plain = q._copy()
+        q_plain.select_ = None
+
+        def op():
+            rows = planner.run(self._store, self._indexes, q_plain)
+            return sum(self._delete_one(r["id"].bytes) for r in rows)
+        return self._write(op)
+
+    # ------------------------------------------------------------ indexes
+
+    def create_index(self, fields, unique: bool = False, name: str | None = None) -> str:
+        """Create (and fill) a secondary index on one path or a list of paths; returns its name."""
+        fields = normalize_fields(fields)
+        name = check_name(name if name is not None else "+".join(fields))
+        if not isinstance(unique, bool):
+            raise BlazeIndexError(f"unique must be a bool, got {unique!r}")
+        idx = IndexDef(name, fields, unique)
+
+        def op():
+            if name in self._indexes:
+                raise BlazeIndexError(f"an index named {name!r} already exists "
+                                      f"on ({', '.join(self._indexes[name].fields)})")
+            store = self._store
+            entries = []
+            taken: dict = {}
+            for key, value in store.scan(RECORDS):
+                vals = idx.values(_decode(value))
+                prefix = _codec.index_key(vals)
+                if idx.constrains(vals):
+                    other = taken.setdefault(prefix, key)
+                    if other != key:
+                        raise_unique(idx, vals, other)
+                entries.append(prefix + key)
+            if not store.create_tree(idx.tree):
+                store.clear(idx.tree)   # a stray tree without catalog entry
+            for k in entries:
+                store.put(idx.tree, k, b"")
+            ck, cv = idx.catalog_entry()
+            store.put(CATALOG_TREE, ck, cv)
+            self._indexes[name] = idx
+            self._eq_cache.clear()
+        self._write(op)
+        return name
+
+    def drop_index(self, name: str) -> None:
+        """Drop a secondary index (BlazeIndexError if there is none of that name)."""
+        def op():
+            if name not in self._indexes:
+                known = ", ".join(map(repr, sorted(self._indexes))) or "none"
+                raise BlazeIndexError(f"no index named {name!r} (indexes: {known})")
+            idx = self._indexes[name]
+            self._store.drop_tree(idx.tree)
+            self._store.delete(CATALOG_TREE, CATALOG_PREFIX + name.encode())
+            del self._indexes[name]
+            self._eq_cache.clear()
+        self._write(op)
+
+    def indexes(self) -> list[dict]:
+        """[{"name", "fields", "unique"}] sorted by name."""
+        with self._lock:
+            self._check_open()
+            self._refresh()
+            return [self._indexes[n].describe() for n in sorted(self._indexes)]
+
+    # ------------------------------------------------------------ maintenance
+
+    def checkpoint(self) -> None:
+        with self._lock:
+            self._check_open()
+            self._store.checkpoint()
+
+    def stats(self) -> dict:
+        with self._lock:
+            self._check_open()
+            out = dict(self._store.stats())
+            out["records"] = self._store.count(RECORDS) if RECORDS in self._store.trees() else 0
+            out["indexes"] = {n: self._store.count(i.tree) for n, i in sorted(self._indexes.items())}
+            return out
+
+    def check(self) -> dict:
+        """Verify the store (pages, checksums, B+trees, free list, catalog), every record,
+        and every index entry against the records. Returns a report; raises
+        CorruptDatabaseError naming the first problem."""
+        with self._lock:
+            self._check_open()
+            self._refresh()
+            store = self._store
+            report = {"store": store.check()}
+            trees = set(store.trees())
+            if RECORDS not in trees:
+                report.update(records=0, indexes={})
+                return report
+            expected = {name: set() for name in self._indexes}
+            uniques: dict = {}
+            n = 0
+            for key, value in store.scan(RECORDS):
+                record = _decode(value)
+                rid = record.get("id")
+                if not isinstance(rid, _UUID) or rid.bytes != key:
+                    raise CorruptDatabaseError(
+                        f"records tree: key {key.hex()} holds a record whose id is {rid!r}")
+                for idx, vals, prefix in self._index_entries(record):
+                    expected[idx.name].add(prefix + key)
+                    if idx.constrains(vals):
+                        other = uniques.setdefault((idx.name, prefix), key)
+                        if other != key:
+                            raise CorruptDatabaseError(
+                                f"unique index {idx.name!r}: records {_UUID(bytes=other)} and "
+                                f"{_UUID(bytes=key)} hold the same values")
+                n += 1
+            report["records"] = n
+            report["indexes"] = {}
+            for name, idx in sorted(self._indexes.items()):
+                if idx.tree not in trees:
+                    raise CorruptDatabaseError(f"index {name!r}: its tree {idx.tree!r} is missing")
+                want = expected[name]
+                seen = 0
+                for key, value in store.scan(idx.tree):
+                    if key not in want:
+                        raise CorruptDatabaseError(
+                            f"index {name!r}: stray entry {key.hex()} (record "
+                            f"{_describe_id(key)} has no such values)")
+                    if value != b"":
+                        raise CorruptDatabaseError(f"index {name!r}: entry {key.hex()} has a value")
+                    seen += 1
+                if seen != len(want):
+                    missing = next(k for k in sorted(want) if store.get(idx.tree, k) is None)
+                    raise CorruptDatabaseError(
+                        f"index {name!r}: {len(want) - seen} entr(ies) missing, first for record "
+                        f"{_describe_id(missing)}")
+                report["indexes"][name] = seen
+            stray = sorted(t for t in trees if t.startswith("idx:")
+                           and t[4:] not in self._indexes)
+            if stray:
+                report["stray_trees"] = stray
+            return report
+
+
+def _describe_id(key: bytes) -> str:
+    return str(_UUID(bytes=key[-ID_LEN:])) if len(key) >= ID_LEN else key.hex()
+
+
+__all__ = ["BlazeDB"]

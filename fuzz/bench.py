@@ -1,0 +1,116 @@
+"""`blazefuzz bench fuzz`: throughput and coverage per target, ASan build vs coverage-only.
+
+Each (target, build) pair fuzzes for --seconds from a fresh copy of the
+committed seeds (so runs compare like with like and the working corpus is
+left alone), then reports exec/s (libFuzzer's own average), coverage (cov
+edges, ft features) and corpus size reached. The ratio column is ASan over
+coverage-only: what the sanitizers cost. Goals (issue 4, one core):
+ops >= 2,000 exec/s and codec >= 20,000 exec/s under ASan.
+
+A crash ends that pair's run early; its artifact goes to crashes/<T>/ as usual
+(a finding is never thrown away) and the row says so.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from fuzz import run as frun
+
+GOALS = {"ops": 2000, "codec": 20000}      # exec/s under ASan
+FLAVORS = ("asan", "coverage")
+
+
+class QuietDisplay(frun.Display):
+    """Swallows the fuzzer's output: a benchmark prints only its table."""
+
+    def __init__(self, target: str, flavor: str):
+        super().__init__(target, flavor, live=False)
+
+    def line(self, text: str) -> None:
+        pass
+
+    def status(self, agg, crashes, raw, force=False) -> None:
+        pass
+
+
+def measure(target: str, flavor: str, seconds: int, workdir: Path) -> dict:
+    cfg = frun.RunConfig(target=target, flavor=flavor, max_time=seconds, live=False,
+                         corpus=workdir / f"{target}-{flavor}" / "corpus",
+                         stats=workdir / f"{target}-{flavor}" / "stats.jsonl")
+    result = frun.fuzz(cfg, display=QuietDisplay(target, flavor))
+    last = result.last or {}
+    execs = result.final.get("number_of_executed_units", last.get("execs", 0))
+    rate = result.exec_per_sec
+    return {"target": target, "build": flavor, "exec_per_sec": rate, "execs": execs,
+            "cov": last.get("cov"), "ft": last.get("ft"), "corpus_units": last.get("corpus_units"),
+            "corpus_bytes": last.get("corpus_bytes"), "exit_code": result.exit_code,
+            "findings": [str(p) for p in result.findings],
+            "note": ("stopped by a finding" if result.findings else
+                     result.message if result.exit_code == 2 else "")}
+
+
+def _ratio(a, b) -> str:
+    return f"{a / b:.2f}" if a and b else "-"
+
+
+def render(rows: list[dict]) -> None:
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    table = Table(title="blazefuzz bench fuzz")
+    for col in ("target", "build", "exec/s", "cov", "ft", "corpus", "execs", "asan/cov exec/s",
+                "goal", "note"):
+        table.add_column(col, justify="left" if col in ("target", "build", "note", "goal") else "right")
+    by_key = {(r["target"], r["build"]): r for r in rows}
+    for r in rows:
+        other = by_key.get((r["target"], "coverage"))
+        ratio = _ratio(r["exec_per_sec"], other and other["exec_per_sec"]) if r["build"] == "asan" else ""
+        goal = GOALS.get(r["target"])
+        verdict = "" if r["build"] != "asan" or goal is None else (
+            f">= {goal:,}: {'met' if r['exec_per_sec'] >= goal else 'NOT met'}")
+        table.add_row(r["target"], r["build"], f"{r['exec_per_sec']:,}", str(r["cov"] or "-"),
+                      str(r["ft"] or "-"), f"{r['corpus_units'] or 0}/{(r['corpus_bytes'] or 0) / 1024:.1f}KB",
+                      f"{r['execs']:,}", ratio, verdict, r["note"])
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)
+    console.print(table)
+
+
+@click.command("fuzz")
+@click.option("--seconds", type=click.IntRange(min=1), default=30, show_default=True,
+              help="Fuzzing time per target and build.")
+@click.option("--targets", help="Comma-separated targets [default: every registered target].")
+@click.option("--builds", default=",".join(FLAVORS), show_default=True,
+              help="Comma-separated builds to compare (asan, coverage, planted).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the figures as JSON.")
+def bench_fuzz(seconds, targets, builds, json_path):
+    """exec/s, coverage and corpus size per target, ASan vs coverage-only."""
+    names = [t.strip() for t in targets.split(",") if t.strip()] if targets else frun.registered_targets()
+    flavors = [b.strip() for b in builds.split(",") if b.strip()]
+    try:
+        if not names:
+            raise frun.UsageError("no targets to benchmark (none registered in fuzz/targets/)")
+        for name in names:
+            frun.check_target(name)
+        bad = [f for f in flavors if f not in frun.fbuild.FLAVORS]
+        if bad:
+            raise frun.UsageError(f"unknown build {bad[0]!r}; choose from {', '.join(frun.fbuild.FLAVORS)}")
+        rows = []
+        with tempfile.TemporaryDirectory(prefix="bench-fuzz-") as tmp:
+            for name in names:
+                for flavor in flavors:
+                    click.echo(f"bench: {name} under {flavor} for {seconds}s ...", err=True)
+                    rows.append(measure(name, flavor, seconds, Path(tmp)))
+    except frun.UsageError as exc:
+        click.echo(f"blazefuzz bench fuzz: error: {exc}", err=True)
+        sys.exit(2)
+    render(rows)
+    if json_path:
+        json_path.write_text(json.dumps({"seconds": seconds, "rows": rows}, indent=2) + "\n")

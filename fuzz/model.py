@@ -1,0 +1,283 @@
+"""A pure-Python reference model of BlazeDB's documented behaviour.
+
+State: a dict id -> record (each record holds its "id"), the secondary index
+definitions, and a snapshot of both while a transaction is open. Each op
+either returns the documented result or raises the documented BlazeError
+subclass, exactly as BlazeDB must (engine/API.md, engine/doc/semantics.md).
+Query evaluation is brute force (fuzz/model_query.py) and value comparison
+is the model's own (fuzz/semantics_ref.py), independent of the engine's code.
+
+Records are never mutated in place: an update builds a new dict, so a
+snapshot is a shallow copy and rollback is an assignment.
+
+`apply(op, ids)` takes an op of fuzz/opstream.py and the stream's IdSpace
+(refs resolved before the op; the caller notes the op afterwards).
+"""
+from __future__ import annotations
+
+import uuid
+
+from engine.errors import (
+    BlazeIndexError, DuplicateRecordError, InvalidRecordError, RecordNotFound, RecordTooLargeError, TransactionError,
+    UniqueConstraintError,
+)
+from fuzz import model_query as Q
+from fuzz import opstream as O
+from fuzz.semantics_ref import split_path
+from fuzz.values import Vec
+
+INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
+MAX_FIELD_NAME = 255   # bytes of UTF-8 (engine._codec.MAX_FIELD_NAME)
+MAX_INDEX_NAME = 100   # characters (engine/indexes.py)
+
+
+def record_error(record: dict):
+    """The error class engine._codec.encode must raise for `record`, or None.
+
+    Walks like the codec: in each dictionary every key is checked first
+    (over-long name: RecordTooLargeError), then the values in key order;
+    arrays element by element; the first problem wins."""
+    def walk(v):
+        t = type(v)
+        if t is int:
+            return None if INT64_MIN <= v <= INT64_MAX else InvalidRecordError
+        if t is list:
+            for x in v:
+                err = walk(x)
+                if err:
+                    return err
+        elif t is dict:
+            if any(len(k.encode("utf-8")) > MAX_FIELD_NAME for k in v):
+                return RecordTooLargeError
+            for k in sorted(v):
+                err = walk(v[k])
+                if err:
+                    return err
+        return None
+    return walk(record)
+
+
+def _id_field_ok(fields: dict, rid: uuid.UUID) -> bool:
+    """update/replace/upsert may carry "id" only if it is the record's own id."""
+    return "id" not in fields or (isinstance(fields["id"], uuid.UUID) and fields["id"] == rid)
+
+
+class IndexSpec:
+    __slots__ = ("name", "paths", "unique")
+
+    def __init__(self, name: str, paths: tuple, unique: bool):
+        self.name, self.paths, self.unique = name, paths, unique
+
+
+class Model:
+    """BlazeDB as the documentation describes it, over plain dicts."""
+
+    def __init__(self):
+        self.records: dict[uuid.UUID, dict] = {}
+        self.indexes: dict[str, IndexSpec] = {}
+        self._snapshot = None   # (records, indexes) at begin(), or None
+
+    # ------------------------------------------------------------ state
+    @property
+    def in_transaction(self) -> bool:
+        return self._snapshot is not None
+
+    def state(self) -> list:
+        """All records in id order (what fetch_all() must return)."""
+        return [self.records[k] for k in sorted(self.records, key=lambda u: u.bytes)]
+
+    def index_names(self) -> list:
+        return sorted(self.indexes)
+
+    # ------------------------------------------------------------ constraints
+    def _unique_conflict(self, candidates: dict, changed: list) -> bool:
+        """Whether `candidates` (the would-be records) break a unique index,
+        looking only at the ids in `changed` against all others."""
+        for spec in self.indexes.values():
+            if not spec.unique:
+                continue
+            seen = {}
+            for rid, rec in candidates.items():
+                k = Q.unique_key(rec, spec.paths)
+                if k is None:
+                    continue
+                if k in seen and (rid in changed or seen[k] in changed):
+                    return True
+                seen.setdefault(k, rid)
+        return False
+
+    def _write(self, new: dict) -> None:
+        """Apply {id: record or None} atomically, or raise UniqueConstraintError."""
+        candidates = dict(self.records)
+        for rid, rec in new.items():
+            if rec is None:
+                candidates.pop(rid, None)
+            else:
+                candidates[rid] = rec
+        if self._unique_conflict(candidates, [rid for rid, rec in new.items() if rec is not None]):
+            raise UniqueConstraintError("unique index violation (model)")
+        self.records = candidates
+
+    @staticmethod
+    def _stored(rid: uuid.UUID, record: dict) -> dict:
+        out = {k: v for k, v in record.items() if k != "id"}
+        out["id"] = rid
+        err = record_error(out)
+        if err is not None:
+            raise err("invalid record (model)")
+        return out
+
+    # ------------------------------------------------------------ ops
+    def apply(self, op, ids: O.IdSpace):
+        kind = type(op)
+        handler = getattr(self, "_op_" + kind.__name__)
+        return handler(op, ids)
+
+    def _op_Insert(self, op, ids):
+        rec = self._stored(op.id, op.record)
+        if op.id in self.records:
+            raise DuplicateRecordError(f"id {op.id} exists (model)")
+        self._write({op.id: rec})
+        return op.id
+
+    def _op_InsertMany(self, op, ids):
+        # All records are validated first; then, record by record, the id and
+        # the unique indexes against the store and the earlier records.
+        recs = [(rid, self._stored(rid, record)) for rid, record in op.items]
+        saved = self.records
+        try:
+            for rid, rec in recs:
+                if rid in self.records:
+                    raise DuplicateRecordError(f"id {rid} exists (model)")
+                self._write({rid: rec})
+        except BaseException:
+            self.records = saved
+            raise
+        return [rid for rid, _ in op.items]
+
+    def _op_Fetch(self, op, ids):
+        rid = ids.resolve(op.ref)
+        if rid not in self.records:
+            raise RecordNotFound(str(rid))
+        return self.records[rid]
+
+    def _checked(self, rid, fields: dict) -> dict:
+        if not _id_field_ok(fields, rid):
+            raise InvalidRecordError("'id' cannot be changed (model)")
+        return fields
+
+    def _op_Update(self, op, ids):
+        rid = ids.resolve(op.ref)
+        changes = self._checked(rid, op.changes)
+        if rid not in self.records:
+            raise RecordNotFound(str(rid))
+        merged = self._stored(rid, {**self.records[rid], **changes})
+        self._write({rid: merged})
+        return merged
+
+    def _op_Upsert(self, op, ids):
+        rid = ids.resolve(op.ref)
+        fields = self._checked(rid, op.record)
+        inserted = rid not in self.records
+        base = {} if inserted else self.records[rid]
+        self._write({rid: self._stored(rid, {**base, **fields})})
+        return inserted
+
+    def _op_Replace(self, op, ids):
+        rid = ids.resolve(op.ref)
+        record = self._checked(rid, op.record)
+        if rid not in self.records:
+            raise RecordNotFound(str(rid))
+        rec = self._stored(rid, record)
+        self._write({rid: rec})
+        return rec
+
+    def _op_Delete(self, op, ids):
+        rid = ids.resolve(op.ref)
+        if rid not in self.records:
+            return False
+        self._write({rid: None})
+        return True
+
+    def _op_DeleteAll(self, op, ids):
+        doomed = Q.select(self.records, op.where)
+        self._write({r["id"]: None for r in doomed})
+        return len(doomed)
+
+    def _op_Query(self, op, ids):
+        return Q.run_query(self.records, op.where, op.order_by, op.limit, op.offset)
+
+    def _op_Count(self, op, ids):
+        return len(Q.select(self.records, op.where))
+
+    def _op_Aggregate(self, op, ids):
+        return Q.run_aggregate(self.records, op.func, op.path, op.where, op.group_by)
+
+    def _op_CreateIndex(self, op, ids):
+        name = O.index_name(op.paths)
+        fields = [O.dotted(p) for p in op.paths]
+        if any(split_path(f) is None for f in fields) or len(set(fields)) != len(fields):
+            raise BlazeIndexError("bad index fields (model)")
+        if len(name) > MAX_INDEX_NAME or not name.isprintable():
+            raise BlazeIndexError("bad index name (model)")
+        if name in self.indexes:
+            raise BlazeIndexError(f"index {name} exists (model)")
+        spec = IndexSpec(name, op.paths, op.unique)
+        if op.unique:
+            seen = set()
+            for rec in self.records.values():
+                k = Q.unique_key(rec, op.paths)
+                if k is None:
+                    continue
+                if k in seen:
+                    raise UniqueConstraintError("existing records violate the new unique index (model)")
+                seen.add(k)
+        self.indexes = {**self.indexes, name: spec}
+        return name
+
+    def _op_DropIndex(self, op, ids):
+        name = O.index_name(op.paths)
+        if name not in self.indexes:
+            raise BlazeIndexError(f"no index {name} (model)")
+        self.indexes = {k: v for k, v in self.indexes.items() if k != name}
+        return None
+
+    def _op_Begin(self, op, ids):
+        if self._snapshot is not None:
+            raise TransactionError("nested begin (model)")
+        self._snapshot = (self.records, self.indexes)
+        self.records = dict(self.records)
+        return None
+
+    def _op_Commit(self, op, ids):
+        if self._snapshot is None:
+            raise TransactionError("commit without begin (model)")
+        self._snapshot = None
+        return None
+
+    def _op_Rollback(self, op, ids):
+        if self._snapshot is None:
+            raise TransactionError("rollback without begin (model)")
+        self.records, self.indexes = self._snapshot
+        self._snapshot = None
+        return None
+
+    def _op_Checkpoint(self, op, ids):
+        if self._snapshot is not None:
+            raise TransactionError("checkpoint inside a transaction (model)")
+        return None
+
+    def _op_Reopen(self, op, ids):
+        # close() with an open transaction rolls it back: it was never committed.
+        if self._snapshot is not None:
+            self.records, self.indexes = self._snapshot
+            self._snapshot = None
+        return None
+
+    def _op_Check(self, op, ids):
+        # check() reports the records and, per index, its entries: one per record.
+        n = len(self.records)
+        return {"records": n, "indexes": {name: n for name in self.indexes}}
+
+
+__all__ = ["Model", "record_error", "Vec"]

@@ -1,0 +1,637 @@
+"""Op streams: what a fuzz input means, as a list of BlazeDB operations.
+
+`decode(bytes) -> list[Op]` is total and deterministic: any byte string is a
+valid op list (a short input reads as if padded with zero bytes; at most
+MAX_OPS ops). `encode(ops) -> bytes` is its exact inverse on op lists of the
+grammar: `decode(encode(ops)) == ops`. Values inside ops follow the value
+grammar of fuzz/values.py; `encode` raises ValueError for anything outside it.
+
+Byte format: a sequence of ops, each `tag byte` then its fields.
+`OP_TABLE[tag]` names the op (a weighted table, so common ops take more of
+the 256 codes). Fields, in declaration order of the dataclass:
+
+    id        a uuid (values.py): one byte picks ID_TABLE, 0xFF + 16 raw bytes
+    ref       b < 0xF0: int b, "the (b mod n)-th id seen so far" |
+              else 0xF0 + id: that literal id (usually one nobody inserted)
+    record    field count byte % (MAX_FIELDS + 1), then (name, value) pairs
+    path      segment count byte % MAX_PATH + 1, then field names
+    where     byte: 0 = no predicate, else a predicate
+    predicate kind byte % (10 at depth < MAX_PRED_DEPTH, else 7):
+              0 cmp path op value | 1 in path n values | 2 not_in path n values |
+              3 between path lo hi | 4 contains path value | 5 exists path |
+              6 missing path | 7 and p q | 8 or p q | 9 not p
+    limit/offset  byte: 0 = None, else byte - 1
+
+Ids: ops that read or change a record name it by `ref`, an index into the
+ids the stream has inserted so far (in first-seen order, whatever the
+outcome of the insert), so fetch/update/delete mostly hit real records while
+literal ids cover the missing case. `IdSpace` resolves refs; it depends on
+the op list only, never on results, so a stream means the same ids in the
+engine, in the model and in the printed reproducer.
+
+Other forms: `to_msgpack` / `from_msgpack` (storage, triage), `to_python`
+(a runnable reproducer) and `replay` (run against a BlazeDB); the last two
+live in fuzz/driver.py, which knows the engine's API.
+"""
+from __future__ import annotations
+
+import dataclasses
+import struct
+import uuid
+from dataclasses import dataclass
+from typing import Optional, Union
+
+import msgpack
+
+from fuzz import values as V
+from fuzz.values import Reader, Vec
+
+MAX_OPS = 64
+MAX_FIELDS = 5
+MAX_PATH = 2          # segments of a field path
+MAX_PRED_DEPTH = 3
+MAX_VALUES = 4        # values of in / not_in
+MAX_MANY = 4          # records of one insert_many
+MAX_SORT = 2
+MAX_GROUP = 2
+
+Ref = Union[int, uuid.UUID]
+Path = tuple  # of field names; the engine takes them dotted (`dotted`)
+
+CMP_OPS = ("==", "!=", "<", "<=", ">", ">=")
+AGG_FUNCS = ("count_all", "count", "sum", "avg", "min", "max")  # count_all = count()
+
+
+# ---------------------------------------------------------------- predicates
+
+@dataclass(frozen=True)
+class Cmp:
+    path: Path
+    op: str
+    value: object
+
+
+@dataclass(frozen=True)
+class In:
+    path: Path
+    values: tuple
+
+
+@dataclass(frozen=True)
+class NotIn:
+    path: Path
+    values: tuple
+
+
+@dataclass(frozen=True)
+class Between:
+    path: Path
+    lo: object
+    hi: object
+
+
+@dataclass(frozen=True)
+class Contains:
+    path: Path
+    value: object
+
+
+@dataclass(frozen=True)
+class Exists:
+    path: Path
+
+
+@dataclass(frozen=True)
+class Missing:
+    path: Path
+
+
+@dataclass(frozen=True)
+class And:
+    left: "Pred"
+    right: "Pred"
+
+
+@dataclass(frozen=True)
+class Or:
+    left: "Pred"
+    right: "Pred"
+
+
+@dataclass(frozen=True)
+class Not:
+    inner: "Pred"
+
+
+Pred = Union[Cmp, In, NotIn, Between, Contains, Exists, Missing, And, Or, Not]
+PRED_KINDS = (Cmp, In, NotIn, Between, Contains, Exists, Missing, And, Or, Not)
+_LEAF_PREDS = 7
+
+
+# ---------------------------------------------------------------- ops
+
+@dataclass(frozen=True)
+class Insert:
+    id: uuid.UUID
+    record: dict
+
+
+@dataclass(frozen=True)
+class InsertMany:
+    items: tuple  # of (uuid.UUID, dict)
+
+
+@dataclass(frozen=True)
+class Fetch:
+    ref: Ref
+
+
+@dataclass(frozen=True)
+class Update:
+    ref: Ref
+    changes: dict
+
+
+@dataclass(frozen=True)
+class Upsert:
+    ref: Ref
+    record: dict
+
+
+@dataclass(frozen=True)
+class Replace:
+    ref: Ref
+    record: dict
+
+
+@dataclass(frozen=True)
+class Delete:
+    ref: Ref
+
+
+@dataclass(frozen=True)
+class DeleteAll:
+    where: Optional[Pred]
+
+
+@dataclass(frozen=True)
+class Query:
+    where: Optional[Pred]
+    order_by: tuple  # of (path, descending: bool)
+    limit: Optional[int]
+    offset: Optional[int]
+
+
+@dataclass(frozen=True)
+class Count:
+    where: Optional[Pred]
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    func: str
+    path: Path
+    where: Optional[Pred]
+    group_by: tuple  # of paths
+
+
+@dataclass(frozen=True)
+class CreateIndex:
+    paths: tuple
+    unique: bool
+
+
+@dataclass(frozen=True)
+class DropIndex:
+    paths: tuple
+
+
+@dataclass(frozen=True)
+class Begin:
+    pass
+
+
+@dataclass(frozen=True)
+class Commit:
+    pass
+
+
+@dataclass(frozen=True)
+class Rollback:
+    pass
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    pass
+
+
+@dataclass(frozen=True)
+class Reopen:
+    pass
+
+
+@dataclass(frozen=True)
+class Check:
+    pass
+
+
+Op = Union[Insert, InsertMany, Fetch, Update, Upsert, Replace, Delete, DeleteAll, Query,
+           Count, Aggregate, CreateIndex, DropIndex, Begin, Commit, Rollback, Checkpoint,
+           Reopen, Check]
+
+# Weights of the tag table: inserts and deletes dominate so that streams build
+# and churn B+trees; queries check them.
+_WEIGHTS = (
+    (Insert, 40), (InsertMany, 10), (Fetch, 14), (Update, 16), (Upsert, 10), (Replace, 8),
+    (Delete, 30), (DeleteAll, 4), (Query, 30), (Count, 10), (Aggregate, 14),
+    (CreateIndex, 16), (DropIndex, 6), (Begin, 12), (Commit, 10), (Rollback, 6),
+    (Checkpoint, 4), (Reopen, 10), (Check, 6),
+)
+OP_TABLE = tuple(kind for kind, w in _WEIGHTS for _ in range(w))
+assert len(OP_TABLE) == 256, len(OP_TABLE)
+OP_KINDS = tuple(kind for kind, _ in _WEIGHTS)
+_OP_CODE = {kind: OP_TABLE.index(kind) for kind in OP_KINDS}
+INDEX_NAME_PREFIX = "ix_"
+
+
+def dotted(path: Path) -> str:
+    """A path as the engine's query builder takes it: "meta.a"."""
+    return ".".join(path)
+
+
+def index_name(paths: tuple) -> str:
+    """The name ops give the index over `paths` (CreateIndex/DropIndex carry paths, not names)."""
+    return INDEX_NAME_PREFIX + "__".join(dotted(p) for p in paths)
+
+
+# ---------------------------------------------------------------- ids
+
+class IdSpace:
+    """The ids a stream has named so far, in first-seen order; resolves refs.
+
+    Feed every op to `note` after resolving its refs: the space depends on the
+    op list alone, so engine, model and printed reproducer agree on the ids.
+    """
+
+    __slots__ = ("seen", "_known")
+
+    def __init__(self):
+        self.seen: list[uuid.UUID] = []
+        self._known: set[uuid.UUID] = set()
+
+    def resolve(self, ref: Ref) -> uuid.UUID:
+        if isinstance(ref, uuid.UUID):
+            return ref
+        if self.seen:
+            return self.seen[ref % len(self.seen)]
+        return V.ID_TABLE[ref % len(V.ID_TABLE)]
+
+    def _add(self, u: uuid.UUID) -> None:
+        if u not in self._known:
+            self._known.add(u)
+            self.seen.append(u)
+
+    def note(self, op) -> None:
+        kind = type(op)
+        if kind is Insert:
+            self._add(op.id)
+        elif kind is InsertMany:
+            for u, _ in op.items:
+                self._add(u)
+        elif kind is Upsert:
+            self._add(self.resolve(op.ref))
+
+
+# ---------------------------------------------------------------- decoding
+
+def decode(data: bytes) -> list:
+    """Any bytes -> the op list they mean (total, deterministic)."""
+    r = Reader(bytes(data))
+    ops = []
+    while not r.done() and len(ops) < MAX_OPS:
+        ops.append(_read_op(r))
+    return ops
+
+
+def _read_op(r: Reader):
+    kind = OP_TABLE[r.u8()]
+    if kind is Insert:
+        return Insert(V.read_uuid(r), _read_record(r))
+    if kind is InsertMany:
+        n = r.u8() % MAX_MANY + 1
+        return InsertMany(tuple((V.read_uuid(r), _read_record(r)) for _ in range(n)))
+    if kind is Fetch:
+        return Fetch(_read_ref(r))
+    if kind is Update:
+        return Update(_read_ref(r), _read_record(r))
+    if kind is Upsert:
+        return Upsert(_read_ref(r), _read_record(r))
+    if kind is Replace:
+        return Replace(_read_ref(r), _read_record(r))
+    if kind is Delete:
+        return Delete(_read_ref(r))
+    if kind is DeleteAll:
+        return DeleteAll(_read_where(r))
+    if kind is Query:
+        where = _read_where(r)
+        order_by = tuple((_read_path(r), bool(r.u8() & 1)) for _ in range(r.u8() % (MAX_SORT + 1)))
+        return Query(where, order_by, _read_opt(r), _read_opt(r))
+    if kind is Count:
+        return Count(_read_where(r))
+    if kind is Aggregate:
+        func = AGG_FUNCS[r.u8() % len(AGG_FUNCS)]
+        path = _read_path(r)
+        where = _read_where(r)
+        group_by = tuple(_read_path(r) for _ in range(r.u8() % (MAX_GROUP + 1)))
+        return Aggregate(func, path, where, group_by)
+    if kind is CreateIndex:
+        paths = tuple(_read_path(r) for _ in range(r.u8() % 2 + 1))
+        return CreateIndex(paths, bool(r.u8() & 1))
+    if kind is DropIndex:
+        return DropIndex(tuple(_read_path(r) for _ in range(r.u8() % 2 + 1)))
+    return kind()
+
+
+def _read_record(r: Reader) -> dict:
+    return V.read_fields(r, r.u8() % (MAX_FIELDS + 1), 1)
+
+
+def _read_ref(r: Reader) -> Ref:
+    b = r.u8()
+    return b if b < 0xF0 else V.read_uuid(r)
+
+
+def _read_path(r: Reader) -> Path:
+    return tuple(V.read_name(r) for _ in range(r.u8() % MAX_PATH + 1))
+
+
+def _read_opt(r: Reader) -> Optional[int]:
+    b = r.u8()
+    return None if b == 0 else b - 1
+
+
+def _read_where(r: Reader) -> Optional[Pred]:
+    return _read_pred(r, 0) if r.u8() else None
+
+
+def _read_pred(r: Reader, depth: int) -> Pred:
+    k = r.u8() % (len(PRED_KINDS) if depth < MAX_PRED_DEPTH else _LEAF_PREDS)
+    kind = PRED_KINDS[k]
+    if kind is And or kind is Or:
+        return kind(_read_pred(r, depth + 1), _read_pred(r, depth + 1))
+    if kind is Not:
+        return Not(_read_pred(r, depth + 1))
+    path = _read_path(r)
+    if kind is Cmp:
+        return Cmp(path, CMP_OPS[r.u8() % len(CMP_OPS)], V.read_value(r, 1))
+    if kind is In or kind is NotIn:
+        return kind(path, tuple(V.read_value(r, 1) for _ in range(r.u8() % (MAX_VALUES + 1))))
+    if kind is Between:
+        return Between(path, V.read_value(r, 1), V.read_value(r, 1))
+    if kind is Contains:
+        return Contains(path, V.read_value(r, 1))
+    return kind(path)
+
+
+# ---------------------------------------------------------------- encoding
+
+def encode(ops) -> bytes:
+    """The inverse of decode: decode(encode(ops)) == ops. ValueError outside the grammar."""
+    ops = list(ops)
+    if len(ops) > MAX_OPS:
+        raise ValueError(f"{len(ops)} ops; an op stream holds at most {MAX_OPS}")
+    out = bytearray()
+    for op in ops:
+        _write_op(out, op)
+    return bytes(out)
+
+
+def _write_op(out: bytearray, op) -> None:
+    kind = type(op)
+    if kind not in _OP_CODE:
+        raise ValueError(f"not an op: {op!r}")
+    out.append(_OP_CODE[kind])
+    if kind is Insert:
+        V.write_uuid(out, op.id)
+        _write_record(out, op.record)
+    elif kind is InsertMany:
+        _check_count(len(op.items), 1, MAX_MANY, "records of insert_many")
+        out.append(len(op.items) - 1)
+        for u, rec in op.items:
+            V.write_uuid(out, u)
+            _write_record(out, rec)
+    elif kind is Fetch or kind is Delete:
+        _write_ref(out, op.ref)
+    elif kind is Update:
+        _write_ref(out, op.ref)
+        _write_record(out, op.changes)
+    elif kind is Upsert or kind is Replace:
+        _write_ref(out, op.ref)
+        _write_record(out, op.record)
+    elif kind is DeleteAll or kind is Count:
+        _write_where(out, op.where)
+    elif kind is Query:
+        _write_where(out, op.where)
+        _check_count(len(op.order_by), 0, MAX_SORT, "sort keys")
+        out.append(len(op.order_by))
+        for path, desc in op.order_by:
+            _write_path(out, path)
+            out.append(1 if desc else 0)
+        _write_opt(out, op.limit)
+        _write_opt(out, op.offset)
+    elif kind is Aggregate:
+        out.append(AGG_FUNCS.index(op.func))
+        _write_path(out, op.path)
+        _write_where(out, op.where)
+        _check_count(len(op.group_by), 0, MAX_GROUP, "group_by paths")
+        out.append(len(op.group_by))
+        for path in op.group_by:
+            _write_path(out, path)
+    elif kind is CreateIndex or kind is DropIndex:
+        _check_count(len(op.paths), 1, 2, "index paths")
+        out.append(len(op.paths) - 1)
+        for path in op.paths:
+            _write_path(out, path)
+        if kind is CreateIndex:
+            out.append(1 if op.unique else 0)
+
+
+def _check_count(n: int, lo: int, hi: int, what: str) -> None:
+    if not lo <= n <= hi:
+        raise ValueError(f"{n} {what} is outside the op grammar ({lo}..{hi})")
+
+
+def _write_record(out: bytearray, rec: dict) -> None:
+    if not isinstance(rec, dict):
+        raise ValueError(f"a record must be a dict, not {type(rec).__name__}")
+    _check_count(len(rec), 0, MAX_FIELDS, "fields of a record")
+    out.append(len(rec))
+    V.write_fields(out, rec, 1)
+
+
+def _write_ref(out: bytearray, ref: Ref) -> None:
+    if isinstance(ref, uuid.UUID):
+        out.append(0xF0)
+        V.write_uuid(out, ref)
+    elif type(ref) is int and 0 <= ref < 0xF0:
+        out.append(ref)
+    else:
+        raise ValueError(f"ref {ref!r} is outside the op grammar (an int 0..239 or a UUID)")
+
+
+def _write_path(out: bytearray, path: Path) -> None:
+    if not isinstance(path, tuple):
+        raise ValueError(f"a path is a tuple of field names, not {path!r}")
+    _check_count(len(path), 1, MAX_PATH, "path segments")
+    out.append(len(path) - 1)
+    for seg in path:
+        V.write_name(out, seg)
+
+
+def _write_opt(out: bytearray, n: Optional[int]) -> None:
+    if n is None:
+        out.append(0)
+    elif type(n) is int and 0 <= n < 255:
+        out.append(n + 1)
+    else:
+        raise ValueError(f"limit/offset {n!r} is outside the op grammar (None or 0..254)")
+
+
+def _write_where(out: bytearray, where: Optional[Pred]) -> None:
+    if where is None:
+        out.append(0)
+    else:
+        out.append(1)
+        _write_pred(out, where, 0)
+
+
+def _write_pred(out: bytearray, p: Pred, depth: int) -> None:
+    kind = type(p)
+    if kind not in PRED_KINDS:
+        raise ValueError(f"not a predicate: {p!r}")
+    k = PRED_KINDS.index(kind)
+    if k >= _LEAF_PREDS and depth >= MAX_PRED_DEPTH:
+        raise ValueError(f"predicates nested deeper than {MAX_PRED_DEPTH} are outside the op grammar")
+    out.append(k)
+    if kind is And or kind is Or:
+        _write_pred(out, p.left, depth + 1)
+        _write_pred(out, p.right, depth + 1)
+        return
+    if kind is Not:
+        _write_pred(out, p.inner, depth + 1)
+        return
+    _write_path(out, p.path)
+    if kind is Cmp:
+        out.append(CMP_OPS.index(p.op))
+        V.write_value(out, p.value, 1)
+    elif kind is In or kind is NotIn:
+        _check_count(len(p.values), 0, MAX_VALUES, "values of in/not_in")
+        out.append(len(p.values))
+        for v in p.values:
+            V.write_value(out, v, 1)
+    elif kind is Between:
+        V.write_value(out, p.lo, 1)
+        V.write_value(out, p.hi, 1)
+    elif kind is Contains:
+        V.write_value(out, p.value, 1)
+
+
+# ---------------------------------------------------------------- msgpack
+
+_NODES = {cls.__name__: cls for cls in OP_KINDS + PRED_KINDS}
+EXT_NODE, EXT_UUID, EXT_DATE, EXT_VECTOR, EXT_BIGINT, EXT_TUPLE, EXT_NAN = range(1, 8)
+MSGPACK_FORMAT = "blazefuzz.ops"
+MSGPACK_VERSION = 1
+
+
+def _plain(obj):
+    """Op-list object -> msgpack-able tree (ext types for what msgpack lacks)."""
+    if dataclasses.is_dataclass(obj):
+        fields = [_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)]
+        return msgpack.ExtType(EXT_NODE, _pack([type(obj).__name__, *fields]))
+    if isinstance(obj, Vec):
+        return msgpack.ExtType(EXT_VECTOR, struct.pack(f"<{len(obj)}d", *obj))
+    if isinstance(obj, tuple):
+        return msgpack.ExtType(EXT_TUPLE, _pack([_plain(x) for x in obj]))
+    if isinstance(obj, list):
+        return [_plain(x) for x in obj]
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, uuid.UUID):
+        return msgpack.ExtType(EXT_UUID, obj.bytes)
+    if isinstance(obj, V._dt.datetime):
+        return msgpack.ExtType(EXT_DATE, V._micros(obj).to_bytes(8, "little", signed=True))
+    if type(obj) is int and not -2**63 <= obj < 2**64:
+        return msgpack.ExtType(EXT_BIGINT, str(obj).encode())
+    if type(obj) is float and obj != obj:
+        return msgpack.ExtType(EXT_NAN, b"")
+    return obj
+
+
+def _pack(obj) -> bytes:
+    return msgpack.packb(obj, use_bin_type=True)
+
+
+def _ext_hook(code: int, data: bytes):
+    if code == EXT_NODE:
+        name, *fields = _unpack(data)
+        cls = _NODES.get(name)
+        if cls is None or len(fields) != len(dataclasses.fields(cls)):
+            raise ValueError(f"not an op-list node: {name!r} with {len(fields)} fields")
+        return cls(*fields)
+    if code == EXT_UUID:
+        return uuid.UUID(bytes=data)
+    if code == EXT_DATE:
+        return V.EPOCH + V._dt.timedelta(microseconds=int.from_bytes(data, "little", signed=True))
+    if code == EXT_VECTOR:
+        return Vec(V.NAN if x != x else x for x in struct.unpack(f"<{len(data) // 8}d", data))
+    if code == EXT_BIGINT:
+        return int(data.decode())
+    if code == EXT_TUPLE:
+        return tuple(_unpack(data))
+    if code == EXT_NAN:
+        return V.NAN
+    raise ValueError(f"unknown msgpack extension type {code} in an op list")
+
+
+def _unpack(data: bytes):
+    return msgpack.unpackb(data, raw=False, ext_hook=_ext_hook, strict_map_key=True)
+
+
+def to_msgpack(ops) -> bytes:
+    """An op list as msgpack: {"format", "version", "ops"}; nodes and special values as ext types."""
+    return _pack({"format": MSGPACK_FORMAT, "version": MSGPACK_VERSION,
+                  "ops": [_plain(op) for op in ops]})
+
+
+def from_msgpack(data: bytes) -> list:
+    """The inverse of to_msgpack; ValueError if `data` is not an op list this version wrote."""
+    try:
+        doc = _unpack(data)
+    except ValueError:
+        raise
+    except Exception as exc:  # msgpack's own errors: ExtraData, FormatError, StackError...
+        raise ValueError(f"not msgpack op-list data: {exc}") from exc
+    if not isinstance(doc, dict) or doc.get("format") != MSGPACK_FORMAT:
+        raise ValueError("not a BlazeFuzz op list (missing format marker)")
+    if doc.get("version") != MSGPACK_VERSION:
+        raise ValueError(f"op-list version {doc.get('version')!r}; this reader knows {MSGPACK_VERSION}")
+    ops = doc.get("ops")
+    if not isinstance(ops, list) or not all(type(op) in _OP_CODE for op in ops):
+        raise ValueError("op list holds something that is not an op")
+    return ops
+
+
+# ---------------------------------------------------------------- engine-facing forms
+
+def to_python(ops) -> str:
+    """A runnable script body that replays `ops` against BlazeDB (see fuzz/driver.py)."""
+    from fuzz import driver
+    return driver.to_python(ops)
+
+
+def replay(ops, db_factory):
+    """Run `ops` against the BlazeDB `db_factory()` opens; returns the per-op outcomes."""
+    from fuzz import driver
+    return driver.replay(ops, db_factory)

@@ -1,0 +1,117 @@
+"""Fuzz target `file`: arbitrary bytes as a database file and its WAL.
+
+Input layout: 4 bytes little-endian `split`, then the payload; the database
+file is payload[:split % (len(payload) + 1)] and the WAL the rest (no WAL
+file when the rest is empty). Both go into the process's MemFS; then:
+
+  open      BlazeDB opens (recovering the WAL) or raises CorruptDatabaseError;
+            any other BlazeError is a mismatch, anything else a crash.
+  check     check() passes or raises CorruptDatabaseError.
+  agree     if check() passed, reads (fetch_all, count, indexes, a query
+            through every index) succeed and agree with one another, and a
+            write + commit + check() still passes; if it failed, reads may
+            raise CorruptDatabaseError but nothing else.
+
+`encode_input(db_bytes, wal_bytes)` builds an input from two files (seeds).
+"""
+from __future__ import annotations
+
+from engine._native import store as _store_mod
+from engine.db import BlazeDB
+from engine.errors import BlazeError, CorruptDatabaseError
+from engine.query import F
+from fuzz.oracles import OracleMismatch
+
+DB_FILE = "file.blazedb"
+WAL_FILE = DB_FILE + "-wal"
+_FS = None
+
+
+def _fresh_fs():
+    global _FS
+    if _FS is None:
+        _FS = _store_mod.MemFS()
+    for name in _FS.files():
+        _FS.remove(name)
+    return _FS
+
+
+def split_input(data: bytes) -> tuple[bytes, bytes]:
+    head, payload = data[:4], data[4:]
+    split = int.from_bytes(head.ljust(4, b"\0"), "little") % (len(payload) + 1)
+    return payload[:split], payload[split:]
+
+
+def encode_input(db_bytes: bytes, wal_bytes: bytes = b"") -> bytes:
+    return len(db_bytes).to_bytes(4, "little") + db_bytes + wal_bytes
+
+
+def _reads(db) -> dict:
+    """Every read path once; returns what they saw."""
+    records = list(db.fetch_all())
+    seen = {"records": len(records), "count": db.count(), "indexes": db.indexes()}
+    for idx in seen["indexes"]:
+        # exists() on the first indexed field: served by that index when the planner likes it.
+        n = db.query().where(F(idx["fields"][0]).exists() | F(idx["fields"][0]).missing()).count()
+        if n != len(records):
+            seen["index " + idx["name"]] = n
+    return seen
+
+
+def _unexpected(stage: str, exc: BaseException):
+    raise OracleMismatch("corrupt-open", 0, stage, "success or CorruptDatabaseError",
+                         f"{type(exc).__name__}: {exc}")
+
+
+def test_one_input(data: bytes) -> None:
+    db_bytes, wal_bytes = split_input(data)
+    fs = _fresh_fs()
+    fs.write_file(DB_FILE, db_bytes)
+    if wal_bytes:
+        fs.write_file(WAL_FILE, wal_bytes)
+    try:
+        db = BlazeDB(DB_FILE, vfs=fs, cache_pages=32)
+    except CorruptDatabaseError:
+        return
+    except BlazeError as exc:
+        _unexpected("open", exc)
+    try:
+        try:
+            db.check()
+            clean = True
+        except CorruptDatabaseError:
+            clean = False
+        except BlazeError as exc:
+            _unexpected("check()", exc)
+        try:
+            seen = _reads(db)
+        except CorruptDatabaseError as exc:
+            if clean:
+                raise OracleMismatch("check", 0, "reads after a clean check()", "no corruption",
+                                     f"{type(exc).__name__}: {exc}")
+            return
+        except BlazeError as exc:
+            _unexpected("reads", exc)
+        if not clean:
+            return
+        if seen["count"] != seen["records"] or any(k.startswith("index ") for k in seen):
+            raise OracleMismatch("check", 0, "reads after a clean check()",
+                                 f"{seen['records']} records everywhere", seen)
+        try:
+            db.insert({"probe": 1})
+            db.check()
+        except BlazeError as exc:
+            raise OracleMismatch("check", 0, "insert + check() after a clean check()",
+                                 "success", f"{type(exc).__name__}: {exc}")
+    finally:
+        db.close()
+
+
+def describe_input(data: bytes) -> str:
+    db_bytes, wal_bytes = split_input(data)
+    return ("from engine._native import store\nfrom engine.db import BlazeDB\n\n"
+            "fs = store.MemFS()\n"
+            f"fs.write_file({DB_FILE!r}, bytes.fromhex({db_bytes.hex()!r}))\n"
+            + (f"fs.write_file({WAL_FILE!r}, bytes.fromhex({wal_bytes.hex()!r}))\n" if wal_bytes else "")
+            + f"db = BlazeDB({DB_FILE!r}, vfs=fs)  # CorruptDatabaseError is fine\n"
+            "db.check()\nprint(list(db.fetch_all()))\ndb.close()\n")

@@ -1,0 +1,225 @@
+"""Fuzz target `ops`: an op stream against BlazeDB and the reference model.
+
+Input: an op stream (fuzz/opstream.py). Each op runs on BlazeDB (in a MemFS,
+no fsync) and on fuzz/model.py; then the oracles, each raising
+fuzz.oracles.OracleMismatch with its kind:
+
+  error / result   same error class (a documented BlazeError predicted by the
+                   model is an outcome, not a crash), else an equal result
+  index-vs-scan    with indexes present, a query also runs in a form no index
+                   can serve; when only the indexed form disagrees with the
+                   model the mismatch is blamed on the index path
+  partition        TLP: where(p) and where(~p) split the records (and
+                   p & exists, ~p & exists, missing split them for a field p)
+  reopen           after close + reopen the records and indexes equal the model
+  final-state, check   after the last op: every record equals the model's,
+                   and check() passes with one entry per record in each index
+
+Anything else the engine raises propagates: a crash.
+
+`Session` is the reusable core: the crash and stateful targets drive it too.
+"""
+from __future__ import annotations
+
+from engine._native import store as _store_mod
+from engine.errors import BlazeError
+from fuzz import driver, opstream as O
+from fuzz.model import Model
+from fuzz.model_query import AGG_NAME
+from fuzz.oracles import OracleMismatch, error_name
+from fuzz.semantics_ref import okey, strict_equal, strict_equal_list
+
+DB_FILE = "ops.blazedb"
+# Small cache and checkpoint threshold: short streams still reach eviction and auto-checkpoint.
+DB_OPTIONS = {"cache_pages": 64, "checkpoint_pages": 128}
+
+
+def _rows_equal(expected: list, actual: list, func: str) -> bool:
+    """Aggregate rows: group values strictly; sum/avg by value (-0.0 == 0.0, see below)."""
+    if len(expected) != len(actual):
+        return False
+    for e, a in zip(expected, actual):
+        if e.keys() != a.keys():
+            return False
+        for k in e:
+            if k == AGG_NAME and func in ("sum", "avg"):
+                # The sign of a zero sum is not specified (semantics.md §6 sums
+                # through fsum); numbers are compared as the total order does.
+                if type(e[k]) is not type(a[k]) or okey(e[k]) != okey(a[k]):
+                    return False
+            elif not strict_equal(e[k], a[k]):
+                return False
+    return True
+
+
+def results_equal(op, expected, actual) -> bool:
+    kind = type(op)
+    if kind is O.Query:
+        return strict_equal_list(expected, actual)
+    if kind is O.Aggregate:
+        return _rows_equal(expected, actual, op.func)
+    return strict_equal(expected, actual)
+
+
+class Session:
+    """One database (opened by `open_db`), the model beside it, and the oracles."""
+
+    def __init__(self, open_db, io_faults: tuple = ()):
+        self.open_db = open_db
+        self.db = open_db()
+        self.model = Model()
+        self.ids = O.IdSpace()
+        # Error classes re-raised as they are (the crash target's injected I/O
+        # faults); `model_error` then says how the op went in the model.
+        self.io_faults = io_faults
+        self.model_error = None
+
+    def close(self):
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+
+    # ------------------------------------------------------------ one op
+    def step(self, i: int, op) -> None:
+        model_err = engine_err = None
+        expected = actual = None
+        try:
+            expected = self.model.apply(op, self.ids)
+        except BlazeError as exc:
+            model_err = type(exc)
+        try:
+            if type(op) is O.Reopen:
+                self.db.close()
+                self.db = self.open_db()
+            else:
+                actual = driver.execute(self.db, op, self.ids)
+        except BlazeError as exc:
+            if self.io_faults and isinstance(exc, self.io_faults):
+                self.ids.note(op)
+                self.model_error = model_err
+                raise
+            engine_err = type(exc)
+            actual = exc
+        self.ids.note(op)
+        if model_err is not None or engine_err is not None:
+            if model_err is not engine_err:
+                raise OracleMismatch("error", i, op, error_name(model_err),
+                                     f"{error_name(engine_err)}: {actual}" if engine_err else actual)
+            return
+        kind = type(op)
+        if kind is O.Query or kind is O.Count:
+            self._check_read(i, op, expected, actual)
+        elif not results_equal(op, expected, actual):
+            raise OracleMismatch("result", i, op, expected, actual)
+        if kind is O.Reopen:
+            self.compare_state(i, op, "reopen")
+
+    def _check_read(self, i, op, expected, actual):
+        """Query/Count: the model, an unindexable twin, and the TLP partition."""
+        ok = results_equal(op, expected, actual)
+        twin = None
+        if self.model.indexes:
+            if type(op) is O.Query:
+                twin = driver.from_engine(driver.build_query(self.db, op, driver.unindexable(op.where)).all())
+            else:
+                twin = self.db.count(driver.unindexable(op.where))
+            if not ok and results_equal(op, expected, twin):
+                raise OracleMismatch("index-vs-scan", i, op, twin, actual,
+                                     "the full scan agrees with the model")
+        if not ok:
+            raise OracleMismatch("result", i, op, expected, actual)
+        if twin is not None and not results_equal(op, expected, twin):
+            raise OracleMismatch("index-vs-scan", i, op, actual, twin,
+                                 "the indexed plan agrees with the model, the full scan does not")
+        if type(op) is O.Query and op.where is not None:
+            self._partition(i, op)
+
+    def _ids_where(self, p):
+        return [r["id"] for r in self.db.query().where(p).select().all()]
+
+    def _partition(self, i, op):
+        p = driver.pred(op.where)
+        everything = sorted(self.model.records, key=lambda u: u.bytes)
+        parts = [p, ~p]
+        path = getattr(op.where, "path", None)
+        if path is not None:
+            f = driver.F(O.dotted(path))
+            parts = [p & f.exists(), ~p & f.exists(), f.missing()]
+        got = [self._ids_where(q) for q in parts]
+        union = sorted((u for ids in got for u in ids), key=lambda u: u.bytes)
+        if union != everything:
+            raise OracleMismatch("partition", i, op, [str(u) for u in everything],
+                                 [[str(u) for u in ids] for ids in got],
+                                 f"{len(parts)} parts of where(p) should split all records exactly once")
+
+    # ------------------------------------------------------------ whole state
+    def compare_state(self, i, op, kind: str) -> None:
+        actual = [driver.from_engine(r) for r in self.db.fetch_all()]
+        expected = self.model.state()
+        if not strict_equal_list(expected, actual):
+            raise OracleMismatch(kind, i, op, expected, actual)
+        want = [{"name": s.name, "fields": [O.dotted(p) for p in s.paths], "unique": s.unique}
+                for s in (self.model.indexes[n] for n in self.model.index_names())]
+        got = self.db.indexes()
+        if got != want:
+            raise OracleMismatch(kind, i, op, want, got, "index definitions")
+
+    def finish(self, n_ops: int) -> None:
+        """End of stream: records equal the model; check() passes and every index
+        holds one entry per record."""
+        self.compare_state(-1, None, "final-state")
+        try:
+            report = self.db.check()
+        except BlazeError as exc:
+            raise OracleMismatch("check", n_ops, None, "a clean check()", f"{type(exc).__name__}: {exc}")
+        n = len(self.model.records)
+        want = {"records": n, "indexes": {name: n for name in self.model.indexes}}
+        got = {"records": report.get("records"), "indexes": dict(report.get("indexes", {}))}
+        if got != want:
+            raise OracleMismatch("check", n_ops, None, want, got, "check() report counts")
+
+    def run(self, ops) -> None:
+        for i, op in enumerate(ops):
+            self.step(i, op)
+        self.finish(len(ops))
+
+
+# ---------------------------------------------------------------- the target
+
+_FS = None
+
+
+def _fresh_fs():
+    """The process's one MemFS, emptied (setup once per process, not per input)."""
+    global _FS
+    if _FS is None:
+        _FS = _store_mod.MemFS()
+    for name in _FS.files():
+        _FS.remove(name)
+    return _FS
+
+
+def run_ops(ops) -> None:
+    """Run an op list through every oracle (raises OracleMismatch or crashes)."""
+    fs = _fresh_fs()
+    session = Session(lambda: driver.BlazeDB(DB_FILE, vfs=fs, **DB_OPTIONS))
+    try:
+        session.run(ops)
+    finally:
+        session.close()
+
+
+def test_one_input(data: bytes) -> None:
+    run_ops(O.decode(data))
+
+
+def decode_input(data: bytes) -> list:
+    return O.decode(data)
+
+
+def encode_input(ops) -> bytes:
+    return O.encode(ops)
+
+
+def describe_input(data: bytes) -> str:
+    return O.to_python(O.decode(data))

@@ -1,0 +1,381 @@
+"""The value grammar of op streams: BlazeDB values <-> a compact byte form.
+
+Fuzz inputs are bytes; this module turns a few bytes into one BlazeDB value of
+any of the eleven types (nested up to MAX_NESTING) and back. The reading side
+is total (every byte string decodes; a short input reads as if padded with
+zero bytes) and the writing side is its exact inverse on the grammar's values:
+read(write(v)) == v. Values outside the grammar (lone surrogates, ints beyond
+the tables and int64, nesting deeper than MAX_NESTING, containers longer than
+their length byte allows) make write() raise ValueError.
+
+Byte format (one type byte, then a payload):
+
+    type % 12: 0 null | 1 false | 2 true | 3 int | 4 double | 5 string |
+               6 data | 7 date | 8 uuid | 9 array | 10 dictionary | 11 vector
+    int:     s < 0xE0: s - 0x70 | s < 0xF0: INT_TABLE[s - 0xE0] |
+             else 8 bytes little-endian two's complement
+    double:  s < 0xE0: (s - 0x70) / 4 | s < 0xF0: FLOAT_TABLE[s - 0xE0] |
+             else 8 bytes IEEE-754 little-endian (every NaN reads as NAN)
+    length:  L < 0xF0: L % (SHORT + 1) | else the next byte is the length (0..255)
+    string:  length, then per character c: c < 0x80: chr(c) |
+             c < 0xF0: EXTRA_CHARS[(c - 0x80) % len] | else 3 bytes code point
+             (mod 0x110000; surrogates read as U+FFFD)
+    data:    length, raw bytes
+    date:    s < 0xF0: DATE_TABLE[s % len] | else 8 bytes: microseconds after
+             DATE_MIN, modulo the span of representable dates (UTC)
+    uuid:    s < 0xFF: ID_TABLE[s] | 0xFF then 16 raw bytes
+    array:   length byte % (MAX_LEN + 1), elements
+    dictionary: length byte % (MAX_LEN + 1), then (field name, value) pairs;
+             a repeated name keeps the later value
+    vector:  length byte % (MAX_LEN + 1), doubles
+    field name: n < 0xF0: FIELD_NAMES[n % len] | 0xF0 then a string
+
+At nesting depth MAX_NESTING an array, dictionary or vector type byte reads
+as null, so recursion stays bounded on any input.
+
+Small tables (ids, field names, ints around 0) make independent draws collide
+often, which is what lets queries, fetches and unique indexes hit the records
+a stream inserted. ID_TABLE[b] ends with the byte b: ids ending in any byte,
+0x2A included, are one byte away.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import math
+import struct
+import uuid
+
+NAN = float("nan")  # the one NaN object decoding yields, so op lists compare equal
+
+MAX_NESTING = 4
+MAX_LEN = 5          # elements of an array / dictionary / vector
+MAX_STR = 255
+SHORT = 8            # lengths up to SHORT take one byte; longer ones two
+
+UTC = _dt.timezone.utc
+EPOCH = _dt.datetime(1970, 1, 1, tzinfo=UTC)
+DATE_MIN = _dt.datetime(1, 1, 1, tzinfo=UTC)
+DATE_MAX = _dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+
+
+def _micros(d: _dt.datetime) -> int:
+    delta = d - EPOCH
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+DATE_MIN_US = _micros(DATE_MIN)
+DATE_SPAN = _micros(DATE_MAX) - DATE_MIN_US + 1
+
+INT_TABLE = (
+    2**31 - 1, -2**31, 2**32, 2**53, 2**53 + 1, -(2**53) - 1, 2**62,
+    2**63 - 1, -2**63, 2**63 - 2, 10**15, -10**15, 1000, -1000,
+    2**63, -2**63 - 1,   # out of int64: BlazeDB must refuse them (InvalidRecordError)
+)
+FLOAT_TABLE = (
+    NAN, math.inf, -math.inf, -0.0, 0.1, 1e308, 5e-324, 2.0**53, 2.0**63,
+    -2.0**63, 2.0**64, 1e15 + 0.5, 1 / 3, 2.2250738585072014e-308, -1.5e300, 2.0**53 + 2,
+)
+EXTRA_CHARS = (
+    "é", "ß", "Ω", "€", "中", "😀", "\u0301", "\uffff", "\U0010ffff", "\u00a0",
+    "Z", "z", "ǅ", "İ", "\u200b", "\x7f",
+)
+FIELD_NAMES = ("a", "b", "c", "n", "s", "t", "x", "name", "tags", "meta", "Z", "é")
+DATE_TABLE = tuple(
+    EPOCH + _dt.timedelta(microseconds=us) for us in (0, 1, -1, 86_400_000_000)
+) + (
+    _dt.datetime(2000, 1, 1, tzinfo=UTC), _dt.datetime(2024, 2, 29, 12, 34, 56, 789000, tzinfo=UTC),
+    DATE_MIN, DATE_MAX, _dt.datetime(1969, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+    _dt.datetime(2038, 1, 19, 3, 14, 8, tzinfo=UTC),
+)
+
+
+def _table_id(b: int) -> uuid.UUID:
+    return uuid.UUID(bytes=hashlib.blake2b(bytes([b]), digest_size=15).digest() + bytes([b]))
+
+
+ID_TABLE = tuple(_table_id(b) for b in range(255))
+_ID_CODE = {u: i for i, u in enumerate(ID_TABLE)}
+_FIELD_CODE = {n: i for i, n in enumerate(FIELD_NAMES)}
+_CHAR_CODE = {c: 0x80 + i for i, c in enumerate(EXTRA_CHARS)}
+_INT_CODE = {v: 0xE0 + i for i, v in enumerate(INT_TABLE)}
+_FLOAT_BITS_CODE = {struct.pack("<d", v): 0xE0 + i for i, v in enumerate(FLOAT_TABLE) if v == v}
+_DATE_CODE = {d: i for i, d in enumerate(DATE_TABLE)}
+
+T_NULL, T_FALSE, T_TRUE, T_INT, T_DOUBLE, T_STRING, T_DATA, T_DATE, T_UUID, T_ARRAY, T_DICT, T_VECTOR = range(12)
+
+
+class Vec(tuple):
+    """A vector value (float64s) inside an op list; engine.types.Vector at the engine boundary."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"Vec({list(self)!r})"
+
+    def __eq__(self, other):
+        return isinstance(other, Vec) and tuple.__eq__(self, other)
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    __hash__ = tuple.__hash__
+
+
+class Reader:
+    """Reads a byte string front to back; past the end every byte reads as 0."""
+
+    __slots__ = ("data", "pos")
+
+    def __init__(self, data: bytes):
+        self.data = data
+        self.pos = 0
+
+    def done(self) -> bool:
+        return self.pos >= len(self.data)
+
+    def u8(self) -> int:
+        pos = self.pos
+        self.pos = pos + 1
+        return self.data[pos] if pos < len(self.data) else 0
+
+    def take(self, n: int) -> bytes:
+        chunk = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return chunk + bytes(n - len(chunk)) if len(chunk) < n else chunk
+
+
+# ---------------------------------------------------------------- reading
+
+def read_value(r: Reader, depth: int = 0):
+    t = r.u8() % 12
+    if t >= T_ARRAY and depth >= MAX_NESTING:
+        return None
+    if t == T_NULL:
+        return None
+    if t == T_FALSE:
+        return False
+    if t == T_TRUE:
+        return True
+    if t == T_INT:
+        return read_int(r)
+    if t == T_DOUBLE:
+        return read_double(r)
+    if t == T_STRING:
+        return read_string(r)
+    if t == T_DATA:
+        return r.take(read_length(r))
+    if t == T_DATE:
+        return read_date(r)
+    if t == T_UUID:
+        return read_uuid(r)
+    n = r.u8() % (MAX_LEN + 1)
+    if t == T_ARRAY:
+        return [read_value(r, depth + 1) for _ in range(n)]
+    if t == T_DICT:
+        return read_fields(r, n, depth + 1)
+    return Vec(read_double(r) for _ in range(n))
+
+
+def read_fields(r: Reader, n: int, depth: int) -> dict:
+    out = {}
+    for _ in range(n):
+        name = read_name(r)
+        out.pop(name, None)  # a repeated name keeps the later value, in the later position
+        out[name] = read_value(r, depth)
+    return out
+
+
+def read_int(r: Reader) -> int:
+    s = r.u8()
+    if s < 0xE0:
+        return s - 0x70
+    if s < 0xF0:
+        return INT_TABLE[s - 0xE0]
+    return int.from_bytes(r.take(8), "little", signed=True)
+
+
+def read_double(r: Reader) -> float:
+    s = r.u8()
+    if s < 0xE0:
+        return (s - 0x70) / 4
+    if s < 0xF0:
+        return FLOAT_TABLE[s - 0xE0]
+    v = struct.unpack("<d", r.take(8))[0]
+    return NAN if v != v else v
+
+
+def read_length(r: Reader) -> int:
+    n = r.u8()
+    return n % (SHORT + 1) if n < 0xF0 else r.u8()
+
+
+def read_string(r: Reader) -> str:
+    chars = []
+    for _ in range(read_length(r)):
+        c = r.u8()
+        if c < 0x80:
+            chars.append(chr(c))
+        elif c < 0xF0:
+            chars.append(EXTRA_CHARS[(c - 0x80) % len(EXTRA_CHARS)])
+        else:
+            cp = int.from_bytes(r.take(3), "little") % 0x110000
+            chars.append("\ufffd" if 0xD800 <= cp < 0xE000 else chr(cp))
+    return "".join(chars)
+
+
+def read_date(r: Reader) -> _dt.datetime:
+    s = r.u8()
+    if s < 0xF0:
+        return DATE_TABLE[s % len(DATE_TABLE)]
+    us = DATE_MIN_US + int.from_bytes(r.take(8), "little") % DATE_SPAN
+    return EPOCH + _dt.timedelta(microseconds=us)
+
+
+def read_uuid(r: Reader) -> uuid.UUID:
+    s = r.u8()
+    return ID_TABLE[s] if s < 0xFF else uuid.UUID(bytes=r.take(16))
+
+
+def read_name(r: Reader) -> str:
+    n = r.u8()
+    return FIELD_NAMES[n % len(FIELD_NAMES)] if n < 0xF0 else read_string(r)
+
+
+# ---------------------------------------------------------------- writing
+
+def write_value(out: bytearray, v, depth: int = 0) -> None:
+    if v is None:
+        out.append(T_NULL)
+    elif v is False:
+        out.append(T_FALSE)
+    elif v is True:
+        out.append(T_TRUE)
+    elif type(v) is int:
+        out.append(T_INT)
+        write_int(out, v)
+    elif type(v) is float:
+        out.append(T_DOUBLE)
+        write_double(out, v)
+    elif type(v) is str:
+        out.append(T_STRING)
+        write_string(out, v)
+    elif type(v) is bytes:
+        if len(v) > 255:
+            raise ValueError(f"data value of {len(v)} bytes is outside the op grammar (max 255)")
+        out.append(T_DATA)
+        write_length(out, len(v))
+        out += v
+    elif isinstance(v, _dt.datetime):
+        out.append(T_DATE)
+        write_date(out, v)
+    elif isinstance(v, uuid.UUID):
+        out.append(T_UUID)
+        write_uuid(out, v)
+    elif isinstance(v, (list, dict, Vec)):
+        if depth >= MAX_NESTING:
+            raise ValueError(f"nesting deeper than {MAX_NESTING} is outside the op grammar")
+        if len(v) > MAX_LEN:
+            raise ValueError(f"container of {len(v)} elements is outside the op grammar (max {MAX_LEN})")
+        if isinstance(v, Vec):
+            out += bytes((T_VECTOR, len(v)))
+            for x in v:
+                write_double(out, float(x))
+        elif isinstance(v, list):
+            out += bytes((T_ARRAY, len(v)))
+            for x in v:
+                write_value(out, x, depth + 1)
+        else:
+            out += bytes((T_DICT, len(v)))
+            write_fields(out, v, depth + 1)
+    else:
+        raise ValueError(f"{type(v).__name__} value {v!r} is outside the op grammar")
+
+
+def write_fields(out: bytearray, fields: dict, depth: int) -> None:
+    for name, value in fields.items():
+        write_name(out, name)
+        write_value(out, value, depth)
+
+
+def write_int(out: bytearray, v: int) -> None:
+    if -0x70 <= v < 0xE0 - 0x70:
+        out.append(v + 0x70)
+    elif v in _INT_CODE:
+        out.append(_INT_CODE[v])
+    elif -2**63 <= v < 2**63:
+        out.append(0xF0)
+        out += v.to_bytes(8, "little", signed=True)
+    else:
+        raise ValueError(f"int {v} is outside the op grammar")
+
+
+def write_double(out: bytearray, v: float) -> None:
+    if v != v:
+        out.append(0xE0)  # FLOAT_TABLE[0] is NaN
+        return
+    bits = struct.pack("<d", v)
+    q = v * 4
+    if math.isfinite(q) and q == int(q) and -0x70 <= q < 0xE0 - 0x70 \
+            and not (v == 0 and math.copysign(1, v) < 0):
+        out.append(int(q) + 0x70)
+        return
+    if bits in _FLOAT_BITS_CODE:
+        out.append(_FLOAT_BITS_CODE[bits])
+        return
+    out.append(0xF0)
+    out += bits
+
+
+def write_length(out: bytearray, n: int) -> None:
+    if n <= SHORT:
+        out.append(n)
+    else:
+        out += bytes((0xF0, n))
+
+
+def write_string(out: bytearray, s: str) -> None:
+    if len(s) > MAX_STR:
+        raise ValueError(f"string of {len(s)} characters is outside the op grammar (max {MAX_STR})")
+    write_length(out, len(s))
+    for ch in s:
+        cp = ord(ch)
+        if cp < 0x80:
+            out.append(cp)
+        elif ch in _CHAR_CODE:
+            out.append(_CHAR_CODE[ch])
+        elif 0xD800 <= cp < 0xE000:
+            raise ValueError(f"lone surrogate U+{cp:04X} is outside the op grammar")
+        else:
+            out.append(0xF0)
+            out += cp.to_bytes(3, "little")
+
+
+def write_date(out: bytearray, d: _dt.datetime) -> None:
+    if d.tzinfo is None:
+        raise ValueError("naive datetime is outside the op grammar (dates are UTC-aware)")
+    if d in _DATE_CODE and d.tzinfo is UTC:
+        out.append(_DATE_CODE[d])
+        return
+    if d.tzinfo is not UTC:
+        raise ValueError("only UTC datetimes are in the op grammar")
+    out.append(0xF0)
+    out += (_micros(d) - DATE_MIN_US).to_bytes(8, "little")
+
+
+def write_uuid(out: bytearray, u: uuid.UUID) -> None:
+    code = _ID_CODE.get(u)
+    if code is not None:
+        out.append(code)
+    else:
+        out.append(0xFF)
+        out += u.bytes
+
+
+def write_name(out: bytearray, name: str) -> None:
+    code = _FIELD_CODE.get(name)
+    if code is not None:
+        out.append(code)
+    else:
+        out.append(0xF0)
+        write_string(out, name)

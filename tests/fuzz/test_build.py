@@ -1,0 +1,127 @@
+"""The instrumented build (fuzz/build.py): flavors, preload, build id, incrementality."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from fuzz import build as fbuild
+from tests.fuzz.runner_fixtures import FIXTURE_CSRC, REPO, fixture_modules, fuzzbuild
+
+pytestmark = fuzzbuild
+
+
+@pytest.fixture
+def fixture_tree(tmp_path):
+    """A private copy of the fixture sources, free to edit."""
+    tree = tmp_path / "csrc"
+    shutil.copytree(FIXTURE_CSRC, tree)
+    return tree
+
+
+def test_asan_build_has_instrumented_modules_preload_and_manifest(tmp_path):
+    built = fbuild.build("asan", out_root=tmp_path, modules=fixture_modules())
+    assert built.rebuilt and built.directory == tmp_path / "asan"
+    assert set(built.modules) == {"_store", "_codec"}
+    for path in built.modules.values():
+        assert path.is_file() and path.name.endswith(fbuild.ext_suffix())
+        needed = fbuild.dynamic_symbols(path, defined=False)
+        assert fbuild.COVERAGE_SYMBOL in needed
+    codec_needs = fbuild.dynamic_symbols(built.modules["_codec"], defined=False)
+    assert any(s.startswith("__asan_report") for s in codec_needs)
+    provided = fbuild.dynamic_symbols(built.preload, defined=True)
+    assert fbuild.COVERAGE_SYMBOL in provided
+    assert any(s.startswith("__asan_report") for s in provided)
+    assert any(s.startswith("__ubsan_handle") for s in provided)
+    manifest = json.loads((built.directory / "build.json").read_text())
+    assert manifest["build_id"] == built.build_id and len(built.build_id) == 16
+    assert "-fsanitize=fuzzer-no-link,address,undefined" in manifest["flags"]
+    assert manifest["flavor"] == "asan" and manifest["preload"] == "preload.so"
+
+
+def test_coverage_build_has_no_sanitizer(tmp_path):
+    built = fbuild.build("coverage", out_root=tmp_path, modules=fixture_modules())
+    provided = fbuild.dynamic_symbols(built.preload, defined=True)
+    assert fbuild.COVERAGE_SYMBOL in provided
+    assert not any(s.startswith("__asan_report") for s in provided)
+    for path in built.modules.values():
+        assert not any(s.startswith("__asan") for s in fbuild.dynamic_symbols(path, defined=False))
+    assert built.sidecar_flavor == "coverage" and not built.sanitized
+
+
+def test_build_is_incremental_and_tracks_sources(tmp_path, fixture_tree):
+    modules = fbuild.engine_modules(fixture_tree)
+    first = fbuild.build("asan", out_root=tmp_path, modules=modules)
+    again = fbuild.build("asan", out_root=tmp_path, modules=modules)
+    assert first.rebuilt and not again.rebuilt
+    assert again.build_id == first.build_id
+
+    source = fixture_tree / "codec" / "fixture_codec.c"
+    source.write_text(source.read_text().replace("longer than 8 bytes", "longer than eight bytes"))
+    changed = fbuild.build("asan", out_root=tmp_path, modules=modules)
+    assert changed.rebuilt and changed.build_id != first.build_id
+
+    header = fixture_tree / "store" / "extra.h"
+    header.write_text("/* headers count as inputs too */\n")
+    assert fbuild.build("asan", out_root=tmp_path, modules=modules).rebuilt
+
+    assert fbuild.build("asan", out_root=tmp_path, modules=modules, force=True).rebuilt
+
+
+def test_flavors_live_apart_and_planted_differs(tmp_path):
+    asan = fbuild.build("asan", out_root=tmp_path, modules=fixture_modules())
+    planted = fbuild.build("planted", out_root=tmp_path, modules=fixture_modules())
+    assert asan.directory != planted.directory
+    assert planted.build_id != asan.build_id
+    assert planted.sidecar_flavor == "planted-asan"
+    assert "-DBLAZEDB_PLANT_BUGS" in json.loads((planted.directory / "build.json").read_text())["flags"]
+
+
+def test_missing_output_triggers_rebuild(tmp_path):
+    built = fbuild.build("coverage", out_root=tmp_path, modules=fixture_modules())
+    built.modules["_codec"].unlink()
+    assert fbuild.build("coverage", out_root=tmp_path, modules=fixture_modules()).rebuilt
+
+
+def test_environment_carries_preload_native_dir_and_sanitizer_options(tmp_path):
+    built = fbuild.build("asan", out_root=tmp_path, modules=fixture_modules())
+    env = built.env(base={"ASAN_OPTIONS": "verbosity=1"}, tmpdir=tmp_path / "t")
+    assert env["LD_PRELOAD"] == str(built.preload)
+    assert env["BLAZEDB_NATIVE_DIR"] == str(built.directory)
+    assert "detect_leaks=0" in env["ASAN_OPTIONS"] and env["ASAN_OPTIONS"].endswith("verbosity=1")
+    assert "halt_on_error=1" in env["UBSAN_OPTIONS"] and "print_stacktrace=1" in env["UBSAN_OPTIONS"]
+    assert env["TMPDIR"] == str(tmp_path / "t") and (tmp_path / "t").is_dir()
+    assert env["BLAZEFUZZ_BUILD_ID"] == built.build_id
+
+
+def test_instrumented_module_loads_only_under_its_preload(tmp_path):
+    """The documented reason for the preload: without it the import fails."""
+    built = fbuild.build("asan", out_root=tmp_path, modules=fixture_modules())
+    probe = [sys.executable, "-c", "from engine._native import codec; print(codec.parse(b'\\x01\\x00'))"]
+    without = subprocess.run(probe, env={**built.env(), "LD_PRELOAD": ""}, capture_output=True,
+                             text=True, cwd=REPO)
+    assert without.returncode != 0 and "undefined symbol" in without.stderr
+    under = subprocess.run(probe, env=built.env(), capture_output=True, text=True, cwd=REPO)
+    assert under.returncode == 0, under.stderr
+    assert under.stdout.strip() == "1"
+
+
+def test_unknown_flavor_is_a_build_error(tmp_path):
+    with pytest.raises(fbuild.BuildError, match="unknown build flavor 'msan'"):
+        fbuild.build("msan", out_root=tmp_path, modules=fixture_modules())
+
+
+def test_compile_error_is_reported_with_the_compiler_message(tmp_path, fixture_tree):
+    (fixture_tree / "codec" / "broken.c").write_text("int broken( {\n")
+    with pytest.raises(fbuild.BuildError, match="compiling .*broken.c failed"):
+        fbuild.build("coverage", out_root=tmp_path, modules=fbuild.engine_modules(fixture_tree))
+
+
+def test_cli_rejects_unknown_flavor_with_exit_2():
+    proc = subprocess.run([sys.executable, "-m", "fuzz.build", "--flavor", "bogus"], cwd=REPO,
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "bogus" in proc.stderr
