@@ -10,7 +10,7 @@ The API reference is engine/API.md; value semantics are engine/doc/semantics.md.
 Names below load lazily (PEP 562), so `import engine.errors` or `engine.types`
 works even where the C core is not built yet.
 """
-from engine.errors import *  # noqa: F401,F403
+from engine.errors import *
 from engine.errors import __all__ as _error_names
 
 _LAZY = {
@@ -38,4 +38,4 @@ def __dir__():
     return sorted(set(globals()) | set(_LAZY))
 
 
-__all__ = [*_error_names, *_LAZY]
+__all__ = list(_error_names) + list(_LAZY)

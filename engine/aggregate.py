@@ -37,7 +37,7 @@ class _CountPresent(_Count):
 
 
 class _Sum:
-    __slots__ = ("ints", "floats", "n")
+    __slots__ = ("floats", "ints", "n")
 
     def __init__(self):
         self.ints = 0

@@ -21,14 +21,27 @@ import uuid
 from contextlib import contextmanager
 
 from engine import planner
-from engine._native import codec as _codec, store as _store_mod
+from engine._native import codec as _codec
+from engine._native import store as _store_mod
 from engine.errors import (
-    BlazeIndexError, ClosedError, InvalidRecordError, QueryError, RecordNotFound,
-    TransactionError, CorruptDatabaseError, DuplicateRecordError,
+    BlazeIndexError,
+    ClosedError,
+    CorruptDatabaseError,
+    DuplicateRecordError,
+    InvalidRecordError,
+    QueryError,
+    RecordNotFound,
+    TransactionError,
 )
 from engine.ids import IdGenerator
 from engine.indexes import (
-    CATALOG_PREFIX, CATALOG_TREE, ID_LEN, IndexDef, check_name, normalize_fields, raise_unique,
+    CATALOG_PREFIX,
+    CATALOG_TREE,
+    ID_LEN,
+    IndexDef,
+    check_name,
+    normalize_fields,
+    raise_unique,
     unique_violation,
 )
 from engine.query import Pred, Query, pred_from_spec
@@ -77,12 +90,18 @@ class BlazeDB:
         self._lock = threading.RLock()
         self._txn_held = False          # begin() keeps one extra hold of _lock
         self._new_id = id_generator or IdGenerator()
+        self._base_query = Query(self)
         self._store = _store_mod.Store(path, vfs=vfs, readonly=readonly,
                                        lock_timeout=lock_timeout,
                                        checkpoint_pages=checkpoint_pages,
                                        cache_pages=cache_pages)
         try:
-            if not readonly:
+            if readonly:
+                if RECORDS not in self._store.trees():
+                    raise CorruptDatabaseError(
+                        f"{path} has no {RECORDS!r} tree: not a BlazeDB document database "
+                        "(a writer creates it on first open)")
+            else:
                 trees = self._store.trees()
                 if RECORDS not in trees or CATALOG_TREE not in trees:
                     self._store.begin()
@@ -159,8 +178,17 @@ class BlazeDB:
         with self._lock:
             self._check_open()
             store = self._store
-            if store.in_transaction:
-                return fn()
+            if self._txn_held:
+                if not store.in_transaction:
+                    raise TransactionError(
+                        "the transaction was rolled back after an error; call rollback() "
+                        "(or leave the with-block) before writing again")
+                try:
+                    return fn()
+                except BaseException:
+                    if not store.in_transaction:     # the store undid the whole transaction
+                        self._load_catalog()
+                    raise
             store.begin()
             try:
                 result = fn()
@@ -276,34 +304,35 @@ class BlazeDB:
                 raise DuplicateRecordError(f"a record with id {_UUID(bytes=kb)} already exists")
             entries = []
             if self._indexes:
-                entries = self._index_entries(_decode(data))
+                entries = self._index_entries(record)
                 self._check_uniques(entries, kb)
             self._put_new(kb, data, entries)
         self._write(op)
-        return _UUID(bytes=kb)
+        return record["id"]
 
     def insert_many(self, records) -> list[uuid.UUID]:
         """Insert all records atomically (all or none); returns their ids in order."""
         prepared = []
         for i, record in enumerate(records):
+            kb, record = self._prepare(record, f"insert_many record {i}")
             try:
-                kb, record = self._prepare(record, f"insert_many record {i}")
-                prepared.append((kb, _encode(record)))
-            except InvalidRecordError as exc:
+                data = _encode(record)
+            except InvalidRecordError as exc:   # name the record; keep the class
                 raise type(exc)(f"insert_many record {i}: {exc}") from None
+            prepared.append((kb, data, record))
 
         def op():
             store = self._store
             seen: set = set()
             batch = []
             taken: dict = {}   # (index name, prefix) -> id, for conflicts inside the batch
-            for kb, data in prepared:
+            for kb, data, record in prepared:
                 if kb in seen or store.get(RECORDS, kb) is not None:
                     raise DuplicateRecordError(f"a record with id {_UUID(bytes=kb)} already exists")
                 seen.add(kb)
                 entries = []
                 if self._indexes:
-                    entries = self._index_entries(_decode(data))
+                    entries = self._index_entries(record)
                     self._check_uniques(entries, kb)
                     for idx, vals, prefix in entries:
                         if idx.constrains(vals):
@@ -314,7 +343,7 @@ class BlazeDB:
             for kb, data, entries in batch:
                 self._put_new(kb, data, entries)
         self._write(op)
-        return [_UUID(bytes=kb) for kb, _ in prepared]
+        return [record["id"] for _, _, record in prepared]
 
     def fetch(self, record_id) -> dict:
         """The record with this id; RecordNotFound if there is none."""
@@ -358,9 +387,8 @@ class BlazeDB:
         data = _encode(new)
         store = self._store
         if self._indexes:
-            decoded = _decode(data)
             old_entries = {idx.name: prefix for idx, _, prefix in self._index_entries(old)}
-            new_entries = self._index_entries(decoded)
+            new_entries = self._index_entries(new)
             self._check_uniques(new_entries, kb, old_entries)
             store.put(RECORDS, kb, data)
             for idx, _, prefix in new_entries:
@@ -426,7 +454,7 @@ class BlazeDB:
                 encoded = _encode(new)
                 entries = []
                 if self._indexes:
-                    entries = self._index_entries(_decode(encoded))
+                    entries = self._index_entries(new)
                     self._check_uniques(entries, kb)
                 self._put_new(kb, encoded, entries)
                 return True
@@ -480,7 +508,7 @@ class BlazeDB:
         """A query builder bound to this database (or a query from its plain-data spec)."""
         if spec is not None:
             return Query.from_spec(spec, self)
-        return Query(self)
+        return self._base_query        # queries are immutable: one empty query serves all
 
     def _run_query(self, q: Query) -> list:
         with self._lock:

@@ -13,7 +13,7 @@ exactly the keys with prefix `index_key(values)` followed by 16 id bytes.
 from __future__ import annotations
 
 from engine._native import codec as _codec
-from engine.errors import BlazeIndexError, UniqueConstraintError
+from engine.errors import BlazeIndexError, QueryError, UniqueConstraintError
 from engine.semantics import make_getter, parse_path
 from engine.types import MISSING
 
@@ -29,7 +29,7 @@ _index_key = _codec.index_key
 class IndexDef:
     """One secondary index: its paths, uniqueness and the tree holding its entries."""
 
-    __slots__ = ("name", "fields", "unique", "tree", "getters", "_single")
+    __slots__ = ("_single", "fields", "getters", "name", "tree", "unique")
 
     def __init__(self, name: str, fields: tuple, unique: bool):
         self.name = name
@@ -61,7 +61,7 @@ class IndexDef:
         return CATALOG_PREFIX + self.name.encode(), value
 
     @classmethod
-    def from_catalog(cls, value: bytes) -> "IndexDef":
+    def from_catalog(cls, value: bytes) -> IndexDef:
         d = _codec.decode(value)
         return cls(d["name"], tuple(d["fields"]), bool(d["unique"]))
 
@@ -78,7 +78,7 @@ def normalize_fields(fields) -> tuple:
     for f in fields:
         try:
             parse_path(f)
-        except Exception as exc:  # QueryError -> the index API's own error class
+        except QueryError as exc:  # -> the index API's own error class
             raise BlazeIndexError(f"bad index field: {exc}") from None
         if f in out:
             raise BlazeIndexError(f"index field {f!r} listed twice")

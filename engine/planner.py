@@ -8,13 +8,16 @@ Plans, best first:
               key ranges of that index; the highest score wins (2 per `==`
               field, 1.5 for `in_`, 1 for a range; unique indexes win ties).
   index_order no usable term but `order_by` equals an index's fields (all
-              ascending) and a limit is set: walk the index in order and stop
-              early.
+              ascending or all descending) and a limit is set: walk the index
+              in order and stop early.
   full_scan   every record, in id order.
 
-Index ranges are always a superset of the matching entries (bounds are whole
-type classes or whole values): every candidate record is re-checked against
-the complete predicate, so a plan can only change speed, never results.
+Index key ranges hold exactly the entries satisfying the terms they serve
+(index_key is order-preserving, canonical and prefix-free: semantics.md §7,
+tested in tests/engine/test_index_keys.py). When those terms are the whole
+filter the plan is `exact` and records are not re-checked; otherwise every
+candidate is re-checked against the complete filter. Either way a plan
+changes speed, never results (tests/engine/test_index_equivalence.py).
 Results come in id order unless order_by says otherwise; a plan whose
 natural order already equals the requested one skips the sort and stops as
 soon as offset + limit rows matched.
@@ -34,15 +37,18 @@ RECORDS = "records"
 _decode = _codec.decode
 _index_key = _codec.index_key
 _RANGE_OPS = ("lt", "le", "gt", "ge", "between")
-_by_id = operator.itemgetter("id")
+_value = operator.itemgetter(1)
 _ABOVE_IDS = b"\xff" * (ID_LEN + 1)
 
 
 class Plan:
-    __slots__ = ("kind", "index", "ranges", "ids", "ordered", "reason")
+    __slots__ = ("exact", "ids", "index", "kind", "ordered", "ranges", "reason", "reverse")
 
-    def __init__(self, kind, *, index=None, ranges=None, ids=None, ordered=False, reason=""):
+    def __init__(self, kind, *, index=None, ranges=None, ids=None, ordered=False, exact=False,
+                 reverse=False, reason=""):
         self.kind = kind
+        self.reverse = reverse      # ordered, descending
+        self.exact = exact          # the ranges hold exactly the matches: skip the filter
         self.index = index
         self.ranges = ranges
         self.ids = ids
@@ -51,7 +57,8 @@ class Plan:
 
     def describe(self, q: Query) -> dict:
         if self.ordered:
-            order = f"index order of {self.index.name!r} (no sort)"
+            way = "descending " if self.reverse else ""
+            order = f"{way}index order of {self.index.name!r}, ties by id (no sort)"
         elif q.order:
             order = "sorted by " + ", ".join(f"{p} {d}" for p, d in q.order) + ", ties by id"
         else:
@@ -60,7 +67,7 @@ class Plan:
                "fields": list(self.index.fields) if self.index else None,
                "ranges": len(self.ranges) if self.ranges is not None else None,
                "ids": len(self.ids) if self.ids is not None else None,
-               "order": order, "reason": self.reason,
+               "order": order, "exact": self.exact, "reason": self.reason,
                "filter": q.where_.to_spec() if q.where_ is not None else None}
         if q.is_aggregate:
             out["aggregate"] = {"group_by": list(q.group),
@@ -84,8 +91,10 @@ def _floor_above(cls):
 
 
 def _term_range(term: Pred, eqs: tuple):
-    """(start, stop) byte range of index keys that may satisfy `term` on the
-    field after the `eqs` prefix. stop None: to the end."""
+    """(start, stop) byte range of exactly the index keys whose field after the
+    `eqs` prefix satisfies `term` (stop None: to the end). Exact because
+    index_key is order-preserving, canonical and prefix-free (semantics.md §7):
+    the keys of value v are exactly those starting with index_key(eqs + (v,))."""
     op = term.op
     if op == "between":
         lo, hi = term.args
@@ -98,9 +107,9 @@ def _term_range(term: Pred, eqs: tuple):
     if op in ("gt", "ge"):
         has_next, nxt = _floor_above(cls)
         stop = _index_key(eqs + (nxt,)) if has_next else (successor(_index_key(eqs)) if eqs else None)
-        return point, stop
-    # lt / le
-    return _index_key(eqs + (_floor_at_or_below(cls),)), successor(point)
+        return (point if op == "ge" else successor(point)), stop
+    start = _index_key(eqs + (_floor_at_or_below(cls),))
+    return start, (successor(point) if op == "le" else point)
 
 
 def _intersect(ranges):
@@ -111,18 +120,20 @@ def _intersect(ranges):
 
 
 def _index_candidate(idx, terms_by_path):
-    """(score, ranges, description) for using `idx`, or None."""
+    """(score, ranges, description, terms used) for using `idx`, or None."""
     eqs = []
+    used_terms = []
     for field in idx.fields:
         eq = next((t for t in terms_by_path.get(field, ()) if t.op == "eq"), None)
         if eq is None:
             break
         eqs.append(eq.args[0])
+        used_terms.append(eq)
     eqs_t = tuple(eqs)
     used = [f"{f} ==" for f in idx.fields[:len(eqs)]]
     if len(eqs) == len(idx.fields):
         point = _index_key(eqs_t)
-        return 2 * len(eqs), [(point, successor(point))], used
+        return 2 * len(eqs), [(point, successor(point))], used, used_terms
     field = idx.fields[len(eqs)]
     terms = terms_by_path.get(field, ())
     in_term = next((t for t in terms if t.op == "in"), None)
@@ -133,15 +144,16 @@ def _index_candidate(idx, terms_by_path):
         for v in values:
             point = _index_key(eqs_t + (v,))
             ranges.append((point, successor(point)))
-        return 2 * len(eqs) + 1.5, ranges, used + [f"{field} in ({len(values)} values)"]
+        return (2 * len(eqs) + 1.5, ranges, used + [f"{field} in ({len(values)} values)"],
+                used_terms + [in_term])
     range_terms = [t for t in terms if t.op in _RANGE_OPS]
     if range_terms:
         start, stop = _intersect([_term_range(t, eqs_t) for t in range_terms])
         ranges = [] if stop is not None and start >= stop else [(start, stop)]
-        return 2 * len(eqs) + 1, ranges, used + [f"{field} range"]
+        return 2 * len(eqs) + 1, ranges, used + [f"{field} range"], used_terms + range_terms
     if eqs:
         point = _index_key(eqs_t)
-        return 2 * len(eqs), [(point, successor(point))], used
+        return 2 * len(eqs), [(point, successor(point))], used, used_terms
     return None
 
 
@@ -158,32 +170,38 @@ def choose_plan(indexes: dict, q: Query) -> Plan:
         if t.path is not None:
             terms_by_path.setdefault(t.path, []).append(t)
     order_paths = tuple(p for p, _ in q.order)
-    order_asc = all(d == "asc" for _, d in q.order)
+    directions = {d for _, d in q.order}
+    one_direction = len(directions) == 1     # all asc or all desc: an index walk fits
+    reverse = directions == {"desc"}
     best = None
     if terms_by_path:
         for idx in indexes.values():
             cand = _index_candidate(idx, terms_by_path)
             if cand is None:
                 continue
-            score, ranges, used = cand
+            score, ranges, used, used_terms = cand
             rank = (score, idx.unique, idx.fields == order_paths, -len(idx.fields))
             if best is None or rank > best[0] or (rank == best[0] and idx.name < best[1].name):
-                best = (rank, idx, ranges, used)
+                best = (rank, idx, ranges, used, used_terms)
     if best is not None:
-        _, idx, ranges, used = best
-        ordered = (bool(q.order) and order_asc and idx.fields == order_paths
-                   and len(ranges) <= 1 and not q.is_aggregate)
+        _, idx, ranges, used, used_terms = best
+        used_ids = {id(t) for t in used_terms}
+        exact = all(id(t) in used_ids for t in terms)
+        ordered = one_direction and idx.fields == order_paths and not q.is_aggregate
         others = [i.name for i in indexes.values() if i is not idx]
         reason = (f"index {idx.name!r} on ({', '.join(idx.fields)}) serves "
-                  f"{', '.join(used)}; {len(ranges)} key range(s), every candidate re-checked "
-                  "against the whole filter")
+                  f"{', '.join(used)}; {len(ranges)} key range(s); "
+                  + ("the ranges are exactly the filter (no re-check)" if exact else
+                     "every candidate re-checked against the whole filter"))
         if others:
             reason += f"; preferred over {', '.join(map(repr, sorted(others)))}"
-        return Plan("index_scan", index=idx, ranges=ranges, ordered=ordered, reason=reason)
-    if q.order and order_asc and q.limit_ is not None and not q.is_aggregate:
+        return Plan("index_scan", index=idx, ranges=ranges, ordered=ordered, exact=exact,
+                    reverse=ordered and reverse, reason=reason)
+    if one_direction and q.limit_ is not None and not q.is_aggregate:
         for idx in sorted(indexes.values(), key=lambda i: i.name):
             if idx.fields == order_paths:
                 return Plan("index_order", index=idx, ranges=[(b"", None)], ordered=True,
+                            reverse=reverse,
                             reason=f"no index serves the filter; index {idx.name!r} gives the "
                                    "order_by order, so the scan stops after offset+limit rows")
     if not indexes:
@@ -200,8 +218,7 @@ def choose_plan(indexes: dict, q: Query) -> Plan:
 # ---------------------------------------------------------------- running
 
 def _scan_records(store):
-    for _, value in store.scan(RECORDS):
-        yield _decode(value)
+    return map(_decode, map(_value, store.scan(RECORDS)))     # all in C: no Python frame
 
 
 def _records_by_ids(store, ids):
@@ -221,14 +238,34 @@ def _index_ids(store, plan: Plan):
     return sorted(ids)
 
 
-def _ordered_index_records(store, plan: Plan):
+def _ordered_index_keys(store, plan: Plan):
+    """Index keys in order_by order. The ranges are disjoint and ascending.
+    Descending: a reverse walk, where each run of equal values (equal key
+    prefix, index_key being canonical) is turned back to ascending ids."""
     tree = plan.index.tree
+    if not plan.reverse:
+        for start, stop in plan.ranges:
+            for key, _ in store.scan(tree, start or None, stop):
+                yield key
+        return
+    for start, stop in reversed(plan.ranges):
+        run: list = []
+        run_values = None
+        for key, _ in store.scan(tree, start or None, stop, reverse=True):
+            values = key[:-ID_LEN]
+            if values != run_values:
+                yield from reversed(run)
+                run, run_values = [], values
+            run.append(key)
+        yield from reversed(run)
+
+
+def _ordered_index_records(store, plan: Plan):
     get = store.get
-    for start, stop in plan.ranges:
-        for key, _ in store.scan(tree, start or None, stop):
-            value = get(RECORDS, key[-ID_LEN:])
-            if value is not None:
-                yield _decode(value)
+    for key in _ordered_index_keys(store, plan):
+        value = get(RECORDS, key[-ID_LEN:])
+        if value is not None:
+            yield _decode(value)
 
 
 def candidates(store, plan: Plan):
@@ -251,19 +288,22 @@ def sort_records(records: list, order: tuple) -> None:
 
 def matching(store, plan: Plan, q: Query) -> list:
     """The records q selects, ordered and paged (no projection)."""
-    pred = q.where_.compiled() if q.where_ is not None else None
+    pred = q.where_.compiled() if q.where_ is not None and not plan.exact else None
     source = candidates(store, plan)
     need = None if q.limit_ is None else q.offset_ + q.limit_
     # Early stop only when the source order is the output order.
     need_all = need is None or not (plan.ordered or not q.order)
-    out = []
     if need == 0:
-        return out
-    for r in source:
-        if pred is None or pred(r):
-            out.append(r)
-            if not need_all and len(out) >= need:
-                break
+        return []
+    if need_all:
+        out = list(source if pred is None else filter(pred, source))
+    else:
+        out = []
+        for r in source:
+            if pred is None or pred(r):
+                out.append(r)
+                if len(out) >= need:
+                    break
     if q.order and not plan.ordered:
         sort_records(out, q.order)   # candidates came in id order: ties stay by id
     if q.offset_ or q.limit_ is not None:
@@ -326,7 +366,7 @@ def run(store, indexes: dict, q: Query, eq_cache: dict | None = None) -> list:
             return rows
     plan = choose_plan(indexes, q)
     if q.is_aggregate:
-        pred = q.where_.compiled() if q.where_ is not None else None
+        pred = q.where_.compiled() if q.where_ is not None and not plan.exact else None
         source = candidates(store, plan)
         return aggregate(source if pred is None else filter(pred, source), q)
     rows = matching(store, plan, q)
@@ -339,9 +379,20 @@ def run(store, indexes: dict, q: Query, eq_cache: dict | None = None) -> list:
 def count(store, indexes: dict, q: Query) -> int:
     if q.is_aggregate or q.order or q.offset_ or q.limit_ is not None:
         return len(run(store, indexes, q))
-    plan = choose_plan(indexes, q)
     if q.where_ is None:
         return store.count(RECORDS)
+    w = q.where_
+    if w.op == "eq" and w.path != "id":
+        idx = _single_eq_index(indexes, w.path)
+        if idx is not None:          # exact key range: count entries, read no record
+            prefix = _index_key((w.args[0],))
+            want = len(prefix) + ID_LEN
+            return sum(1 for key, _ in store.scan(idx.tree, prefix, prefix + _ABOVE_IDS)
+                       if len(key) == want)
+    plan = choose_plan(indexes, q)
+    if plan.exact:                   # the ranges are the answer: count keys, read no record
+        tree = plan.index.tree
+        return sum(1 for start, stop in plan.ranges for _ in store.scan(tree, start, stop))
     pred = q.where_.compiled()
     return sum(1 for r in candidates(store, plan) if pred(r))
 

@@ -20,7 +20,14 @@ from __future__ import annotations
 from engine.errors import QueryError
 from engine.semantics import _PATHS as _VALID_PATHS  # validated paths (a cache)
 from engine.semantics import (
-    CLASS_NAMES, INT64_MAX, INT64_MIN, check_value, make_getter, normalize_value, parse_path, sort_key,
+    CLASS_NAMES,
+    INT64_MAX,
+    INT64_MIN,
+    check_value,
+    make_getter,
+    normalize_value,
+    parse_path,
+    sort_key,
 )
 from engine.types import MISSING
 
@@ -32,7 +39,7 @@ BOOL_OPS = ("and", "or", "not")
 class Pred:
     """One node of a predicate tree. Build with F(path) and & | ~, or from_spec()."""
 
-    __slots__ = ("op", "path", "args", "_fn")
+    __slots__ = ("_fn", "args", "op", "path")
 
     def __init__(self, op: str, path=None, args: tuple = ()):
         self.op = op
@@ -55,7 +62,7 @@ class Pred:
                          "(not `and`/`or`/`not`), and parenthesize comparisons: "
                          "(F('a') > 1) & (F('b') == 2)")
 
-    def __eq__(self, other):  # structural, for tests and plan caches
+    def __eq__(self, other):  # structural: same plain-data form
         return isinstance(other, Pred) and self.to_spec_key() == other.to_spec_key()
 
     def __hash__(self):
@@ -98,7 +105,7 @@ def _field_pred(op: str, path, *args) -> Pred:
         return Pred(op, path, (normalize_value(args[0]),))
     if op in ("in", "not_in"):
         values = args[0]
-        if isinstance(values, (str, bytes, dict)) or not isinstance(values, (list, tuple, set, frozenset)):
+        if not isinstance(values, (list, tuple, set, frozenset)):
             raise QueryError(f"F({path!r}).{op}: expects a list of values, "
                              f"got {type(values).__name__}")
         values = list(values)
@@ -172,6 +179,8 @@ class F:
 
 
 def _as_pred(p, what: str) -> Pred:
+    if isinstance(p, (list, tuple)):
+        return pred_from_spec(p)
     if not isinstance(p, Pred):
         raise QueryError(f"{what}: expected a predicate (e.g. F('a') == 1), got {type(p).__name__}")
     return p
@@ -399,13 +408,13 @@ class Query:
         if db is not None:
             self.db = db
 
-    def _copy(self) -> "Query":
+    def _copy(self) -> Query:
         q = Query.__new__(Query)
         q.__dict__.update(self.__dict__)
         return q
 
     # -- builder
-    def where(self, *preds) -> "Query":
+    def where(self, *preds) -> Query:
         if len(preds) == 1 and self.where_ is None and type(preds[0]) is Pred:
             q = self._copy()             # the common case, kept cheap
             q.where_ = preds[0]
@@ -418,32 +427,32 @@ class Query:
         q.where_ = None if not ps else ps[0] if len(ps) == 1 else and_(*ps)
         return q
 
-    def order_by(self, *items) -> "Query":
+    def order_by(self, *items) -> Query:
         q = self._copy()
         q.order = self.order + tuple(_order_item(i) for i in items)
         return q
 
-    def limit(self, n: int | None) -> "Query":
+    def limit(self, n: int | None) -> Query:
         q = self._copy()
         q.limit_ = None if n is None else _nonneg_int(n, "limit")
         return q
 
-    def offset(self, n: int) -> "Query":
+    def offset(self, n: int) -> Query:
         q = self._copy()
         q.offset_ = _nonneg_int(n, "offset")
         return q
 
-    def select(self, *paths) -> "Query":
+    def select(self, *paths) -> Query:
         q = self._copy()
         q.select_ = tuple(_check_path(p) for p in paths)
         return q
 
-    def group_by(self, *paths) -> "Query":
+    def group_by(self, *paths) -> Query:
         q = self._copy()
         q.group = self.group + tuple(_check_path(p) for p in paths)
         return q
 
-    def aggregate(self, **aggs) -> "Query":
+    def aggregate(self, **aggs) -> Query:
         if not aggs:
             raise QueryError("aggregate() needs at least one name=aggregate, e.g. n=count()")
         for name, a in aggs.items():
@@ -454,7 +463,7 @@ class Query:
         q.aggs = {**(self.aggs or {}), **aggs}
         return q
 
-    def having(self, *preds) -> "Query":
+    def having(self, *preds) -> Query:
         ps = [pred_from_spec(p) if isinstance(p, (list, tuple)) else _as_pred(p, "having")
               for p in preds]
         if self.having_ is not None:
@@ -489,7 +498,7 @@ class Query:
         return spec
 
     @classmethod
-    def from_spec(cls, spec: dict, db=None) -> "Query":
+    def from_spec(cls, spec: dict, db=None) -> Query:
         if not isinstance(spec, dict):
             raise QueryError(f"a query spec is a dict, got {type(spec).__name__}")
         unknown = set(spec) - {"where", "order_by", "limit", "offset", "select", "group_by",
@@ -579,5 +588,20 @@ def row_projection(select: tuple):
     return project
 
 
-__all__ = ["F", "Pred", "Query", "Agg", "and_", "or_", "not_", "count", "sum_", "avg",
-           "min_", "max_", "pred_from_spec", "compile_pred", "conjuncts"]
+__all__ = [
+    "Agg",
+    "F",
+    "Pred",
+    "Query",
+    "and_",
+    "avg",
+    "compile_pred",
+    "conjuncts",
+    "count",
+    "max_",
+    "min_",
+    "not_",
+    "or_",
+    "pred_from_spec",
+    "sum_",
+]

@@ -30,7 +30,7 @@ _NULL_KEY = (C_NULL,)
 _NAN_KEY = (C_NUMBER, 0, 0)          # NaN: below every other number
 _FALSE_KEY = (C_BOOL, 0)
 _TRUE_KEY = (C_BOOL, 1)
-_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 
 
 def _number_key(v):
@@ -113,7 +113,7 @@ def check_value(v, what: str, _depth: int = 0):
         return
     if isinstance(v, (str, float)):
         return
-    if isinstance(v, _uuid.UUID) or isinstance(v, Vector):
+    if isinstance(v, (_uuid.UUID, Vector)):
         return
     if isinstance(v, _dt.datetime):
         if v.tzinfo is None or v.utcoffset() is None:
@@ -146,16 +146,13 @@ def normalize_value(v):
 
 
 # Smallest value of each class: the planner's range bounds are index_key()s of
-# these. A class whose smallest value cannot be built is simply absent.
+# these.
 CLASS_FLOORS = {
     C_NULL: None, C_BOOL: False, C_NUMBER: math.nan, C_STRING: "", C_DATA: b"",
-    C_DATE: _dt.datetime(1, 1, 1, tzinfo=_dt.timezone.utc), C_UUID: _uuid.UUID(int=0),
+    C_DATE: _dt.datetime(1, 1, 1, tzinfo=_dt.UTC), C_UUID: _uuid.UUID(int=0),
     C_ARRAY: [], C_DICT: {},
 }
-try:
-    CLASS_FLOORS[C_VECTOR] = Vector([])
-except Exception:  # noqa: BLE001 - a Vector type without empty vectors: no floor
-    pass
+CLASS_FLOORS[C_VECTOR] = Vector([])
 
 
 # ---------------------------------------------------------------- paths
@@ -197,6 +194,9 @@ def make_getter(path: str):
         return lambda record: record.get(name, MISSING)
     steps = tuple((s, _position(s)) for s in segments)
 
+    # Decoded records hold exact dicts and lists (checked first, fast); records
+    # on their way in may hold what the codec also accepts (dict and list
+    # subclasses, tuples), so index values can be taken before encoding.
     def get(record):
         cur = record
         for seg, pos in steps:
@@ -205,10 +205,14 @@ def make_getter(path: str):
                 cur = cur.get(seg, MISSING)
                 if cur is MISSING:
                     return MISSING
-            elif pos is not None and (t is list or isinstance(cur, Vector)):
+            elif pos is not None and (t is list or isinstance(cur, (list, tuple, Vector))):
                 if pos >= len(cur):
                     return MISSING
                 cur = cur[pos]
+            elif isinstance(cur, dict):
+                cur = cur.get(seg, MISSING)
+                if cur is MISSING:
+                    return MISSING
             else:
                 return MISSING
         return cur

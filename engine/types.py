@@ -33,10 +33,11 @@ import math
 import numbers
 import struct
 from collections.abc import Iterable, Sequence
+from typing import Self
 
 from engine.errors import InvalidRecordError
 
-__all__ = ["Vector", "MISSING", "MissingType"]
+__all__ = ["MISSING", "MissingType", "Vector"]
 
 _DOUBLE = struct.Struct("<d")
 
@@ -55,7 +56,8 @@ def _as_float64(x: object, position: int) -> float:
         except OverflowError:
             f = math.inf
         if math.isinf(f) or int(f) != n:
-            raise InvalidRecordError(f"Vector element {position}: int {n} is not exactly "
+            shown = n if n.bit_length() <= 128 else f"of {n.bit_length()} bits"
+            raise InvalidRecordError(f"Vector element {position}: int {shown} is not exactly "
                                      "representable as a float64")
         return f
     if isinstance(x, numbers.Real):
@@ -66,7 +68,7 @@ def _as_float64(x: object, position: int) -> float:
 
 def _num_eq(a: float, b: float) -> bool:
     """BlazeDB number equality: -0.0 == 0.0 and every NaN equals every NaN."""
-    return a == b or (a != a and b != b)
+    return a == b or (math.isnan(a) and math.isnan(b))
 
 
 class Vector(Sequence):
@@ -94,7 +96,7 @@ class Vector(Sequence):
         object.__setattr__(self, "_hash", None)
 
     @classmethod
-    def frombytes(cls, data: bytes | bytearray | memoryview) -> "Vector":
+    def frombytes(cls, data: bytes | bytearray | memoryview) -> Vector:
         """The vector whose elements are the little-endian float64s in `data`."""
         data = bytes(data)
         if len(data) % 8:
@@ -157,7 +159,7 @@ class Vector(Sequence):
         h = self._hash
         if h is None:
             # Normalise so that equal vectors hash alike: -0.0 -> 0.0, every NaN -> one key.
-            h = hash(("Vector",) + tuple(None if x != x else x + 0.0 for x in self.tolist()))
+            h = hash(("Vector",) + tuple(None if math.isnan(x) else x + 0.0 for x in self.tolist()))
             object.__setattr__(self, "_hash", h)
         return h
 
@@ -178,9 +180,9 @@ class MissingType:
     """The type of `MISSING`: an absent field (in index keys and queries). Never stored."""
 
     __slots__ = ()
-    _instance: "MissingType | None" = None
+    _instance: MissingType | None = None
 
-    def __new__(cls) -> "MissingType":
+    def __new__(cls) -> Self:
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance

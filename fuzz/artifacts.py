@@ -55,7 +55,7 @@ def write_sidecar(artifact: Path, *, target: str, build_id: str, build_flavor: s
         "kind": kind or artifact_kind(artifact) or "crash",
         "build_id": build_id,
         "build_flavor": build_flavor,
-        "time": time or _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "time": time or _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "argv": [str(a) for a in argv],
         "report": report,
         "sha1": hashlib.sha1(data).hexdigest(),

@@ -59,8 +59,8 @@ def _ratio(a, b) -> str:
 
 
 def render(rows: list[dict]) -> None:
-    from rich.console import Console  # noqa: PLC0415
-    from rich.table import Table  # noqa: PLC0415
+    from rich.console import Console
+    from rich.table import Table
 
     table = Table(title="blazefuzz bench fuzz")
     for col in ("target", "build", "exec/s", "cov", "ft", "corpus", "execs", "asan/cov exec/s",

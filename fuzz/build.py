@@ -71,10 +71,14 @@ FLAVORS = tuple(FLAVOR_FLAGS)
 COVERAGE_SYMBOL = "__sanitizer_cov_8bit_counters_init"
 ASAN_SYMBOL_PREFIX = "__asan_report"
 
-# Sanitizer options every instrumented process gets. detect_leaks=0: CPython
-# leaks at start-up. ASan's own handle_abort etc. stay default so libFuzzer's
-# death callback writes the artifact.
-ASAN_OPTIONS = "detect_leaks=0:allocator_may_return_null=1:symbolize=1:handle_abort=1"
+# Sanitizer options every instrumented process gets (the user's own *SAN_OPTIONS
+# are appended, so they win). detect_leaks=0: CPython leaks at start-up.
+# quarantine_size_mb=32, malloc_context_size=8: ASan intercepts every malloc of
+# CPython too; with its defaults (256 MB, 30 frames) the codec target ran at
+# 6.2k exec/s and 494 MB RSS, with these at 11.0k exec/s and 154 MB (15 s runs
+# here). The crash stack itself is not shortened; only allocation/free stacks are.
+ASAN_OPTIONS = ("detect_leaks=0:allocator_may_return_null=1:symbolize=1:handle_abort=1"
+                ":quarantine_size_mb=32:malloc_context_size=8")
 UBSAN_OPTIONS = "halt_on_error=1:print_stacktrace=1:symbolize=1"
 
 
@@ -119,6 +123,8 @@ class Build:
         env["BLAZEFUZZ_BUILD_FLAVOR"] = self.flavor
         env["ASAN_OPTIONS"] = _merge_options(ASAN_OPTIONS, env.get("ASAN_OPTIONS"))
         env["UBSAN_OPTIONS"] = _merge_options(UBSAN_OPTIONS, env.get("UBSAN_OPTIONS"))
+        # A fixed -seed repeats a run only if Python's str hashing (set/dict order) is fixed too.
+        env.setdefault("PYTHONHASHSEED", "0")
         if SYMBOLIZER.exists():
             env["ASAN_SYMBOLIZER_PATH"] = str(SYMBOLIZER)
         if tmpdir is not None:
@@ -173,7 +179,7 @@ def inputs_hash(flavor: str, modules: list[NativeModule]) -> str:
 
 
 def _run(cmd: list[str], what: str) -> None:
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise BuildError(f"{what} failed (exit {proc.returncode}):\n$ {' '.join(cmd)}\n"
                          f"{proc.stderr.strip() or proc.stdout.strip()}")
@@ -231,7 +237,7 @@ def _verify(flavor: str, modules: dict[str, Path], preload: Path) -> None:
     sanitized = flavor != "coverage"
     if sanitized and not any(s.startswith(ASAN_SYMBOL_PREFIX) for s in provided):
         raise BuildError(f"{preload} lacks {ASAN_SYMBOL_PREFIX}*: ASan runtime missing")
-    for name, path in modules.items():
+    for path in modules.values():
         needed = dynamic_symbols(path, defined=False)
         if COVERAGE_SYMBOL not in needed:
             raise BuildError(f"{path} is not coverage-instrumented (no {COVERAGE_SYMBOL})")
@@ -321,7 +327,7 @@ def build(flavor: str = "asan", *, force: bool = False, out_root: Path = BUILD_R
             "compiler": compiler_version(), "python": sys.version.split()[0],
             "modules": {name: path.name for name, path in staged.items()},
             "preload": "preload.so",
-            "time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "time": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         }
         tmp_manifest = directory / "build.json.tmp"
         tmp_manifest.write_text(json.dumps(manifest, indent=2) + "\n")

@@ -327,6 +327,9 @@ def to_python(ops) -> str:
     ids = O.IdSpace()
     lines = [SCRIPT_HEADER]
     for i, op in enumerate(ops):
+        if type(op) not in O.OP_KINDS:   # a target's annotation (e.g. the crash point)
+            lines.append(f"# op {i}: {op!r}")
+            continue
         call = py_call(op, ids)
         if type(op) is O.Reopen:
             lines.append(f"{call}  # op {i}")

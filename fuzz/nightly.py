@@ -73,7 +73,7 @@ def triage_available() -> bool:
 def _triage(args: list[str], timeout: float) -> dict:
     cmd = TRIAGE_CMD + args
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=max(timeout, 30))
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=max(timeout, 30), check=False)
     except subprocess.TimeoutExpired:
         return {"command": " ".join(args), "exit_code": None, "output": "timed out"}
     return {"command": " ".join(args), "exit_code": proc.returncode,
@@ -148,6 +148,8 @@ def write_report(root: Path, run_id: str, report: dict) -> tuple[Path, Path]:
     lines += ["", "## Triage", ""]
     if report["triage"] is None:
         lines.append("Triage is not installed (no `triage.cli`); artifacts wait in crashes/.")
+    elif not report["triage"]:
+        lines.append("Triage skipped (--no-triage).")
     for step in report["triage"] or []:
         lines += [f"`blazefuzz triage {step['command']}` exit {step['exit_code']}", "",
                   "```", step["output"].replace("```", "'''").strip(), "```", ""]
@@ -171,10 +173,12 @@ def _md(text: str) -> str:
 @click.option("--targets", help="Comma-separated targets [default: every registered target].")
 @click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
               help="libFuzzer jobs per target.")
-def nightly(budget, targets, jobs):
+@click.option("--triage/--no-triage", "run_triage", default=True, show_default=True,
+              help="Run `blazefuzz triage daemon --once` and `verify-fixed` when triage is installed.")
+def nightly(budget, targets, jobs, run_triage):
     """Build, fuzz every target, merge corpora, triage, verify fixes, report."""
     t0 = time.monotonic()
-    run_id = _dt.datetime.now(_dt.timezone.utc).strftime("nightly-%Y%m%dT%H%M%SZ")
+    run_id = _dt.datetime.now(_dt.UTC).strftime("nightly-%Y%m%dT%H%M%SZ")
     root = frun.env_path(frun.ROOT_ENV, frun.REPO)
     try:
         names = [t.strip() for t in targets.split(",") if t.strip()] if targets else frun.registered_targets()
@@ -216,7 +220,9 @@ def nightly(budget, targets, jobs):
 
     deadline = t0 + budget
     triage_steps = None
-    if triage_available():                          # 4. triage, 5. its fix verification
+    if not run_triage:
+        triage_steps = []
+    elif triage_available():                        # 4. triage, 5. its fix verification
         triage_steps = [_triage(["daemon", "--once"], deadline - time.monotonic())]
         triage_steps.append(_triage(["verify-fixed"], deadline - time.monotonic()))
     else:

@@ -18,6 +18,18 @@ from fuzz import values as V
 
 UTC = V.UTC
 
+
+def named(strategy, name: str):
+    """`strategy` behind a composite whose repr is just `name()`.
+
+    Hypothesis reprs a deferred strategy as the whole strategy it wraps, and
+    stateful testing formats rule strategies while it runs: without this, the
+    recursive value and predicate strategies repr to hundreds of megabytes."""
+    def draw_it(draw):
+        return draw(strategy)
+    draw_it.__name__ = draw_it.__qualname__ = name
+    return st.composite(draw_it)()
+
 names = st.one_of(
     st.sampled_from(V.FIELD_NAMES),
     st.sampled_from(V.FIELD_NAMES),
@@ -46,18 +58,19 @@ scalars = st.one_of(st.none(), st.booleans(), ints, floats, texts, datas, dates,
 def values(depth: int = 1):
     """Values at nesting `depth` (containers only while depth < MAX_NESTING)."""
     if depth >= V.MAX_NESTING:
-        return scalars
+        return named(scalars, "scalars")
     inner = st.deferred(lambda: values(depth + 1))
-    return st.one_of(
+    return named(st.one_of(
         scalars, scalars, vectors,
         st.lists(inner, max_size=V.MAX_LEN),
         st.dictionaries(names, inner, max_size=V.MAX_LEN),
-    )
+    ), f"values_at_depth_{depth}")
 
 
-records = st.dictionaries(names, values(1), max_size=O.MAX_FIELDS)
+records = named(st.dictionaries(names, values(1), max_size=O.MAX_FIELDS), "records")
 refs = st.one_of(st.integers(0, 0xEF), st.integers(0, 7), uuids)
-paths = st.lists(names, min_size=1, max_size=O.MAX_PATH).map(tuple)
+path_segments = st.one_of(st.sampled_from(V.PATH_NAMES), names)
+paths = st.lists(path_segments, min_size=1, max_size=O.MAX_PATH).map(tuple)
 
 
 @functools.lru_cache(maxsize=None)
@@ -73,14 +86,14 @@ def predicates(depth: int = 0):
         st.builds(O.Missing, paths),
     )
     if depth >= O.MAX_PRED_DEPTH:
-        return leaves
+        return named(leaves, "leaf_predicates")
     inner = st.deferred(lambda: predicates(depth + 1))
-    return st.one_of(
+    return named(st.one_of(
         leaves, leaves,
         st.builds(O.And, inner, inner),
         st.builds(O.Or, inner, inner),
         st.builds(O.Not, inner),
-    )
+    ), f"predicates_at_depth_{depth}")
 
 
 wheres = st.one_of(st.none(), predicates())
@@ -111,5 +124,6 @@ OP_STRATEGIES = {
     O.Reopen: st.just(O.Reopen()),
     O.Check: st.just(O.Check()),
 }
-ops = st.one_of(*OP_STRATEGIES.values())
+OP_STRATEGIES = {kind: named(s, kind.__name__.lower() + "_ops") for kind, s in OP_STRATEGIES.items()}
+ops = named(st.one_of(*OP_STRATEGIES.values()), "ops")
 op_lists = st.lists(ops, max_size=24)

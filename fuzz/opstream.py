@@ -317,18 +317,18 @@ def decode(data: bytes) -> list:
 def _read_op(r: Reader):
     kind = OP_TABLE[r.u8()]
     if kind is Insert:
-        return Insert(V.read_uuid(r), _read_record(r))
+        return Insert(V.read_uuid(r), read_record(r))
     if kind is InsertMany:
         n = r.u8() % MAX_MANY + 1
-        return InsertMany(tuple((V.read_uuid(r), _read_record(r)) for _ in range(n)))
+        return InsertMany(tuple((V.read_uuid(r), read_record(r)) for _ in range(n)))
     if kind is Fetch:
         return Fetch(_read_ref(r))
     if kind is Update:
-        return Update(_read_ref(r), _read_record(r))
+        return Update(_read_ref(r), read_record(r))
     if kind is Upsert:
-        return Upsert(_read_ref(r), _read_record(r))
+        return Upsert(_read_ref(r), read_record(r))
     if kind is Replace:
-        return Replace(_read_ref(r), _read_record(r))
+        return Replace(_read_ref(r), read_record(r))
     if kind is Delete:
         return Delete(_read_ref(r))
     if kind is DeleteAll:
@@ -353,7 +353,8 @@ def _read_op(r: Reader):
     return kind()
 
 
-def _read_record(r: Reader) -> dict:
+def read_record(r: Reader) -> dict:
+    """One record in the grammar (also the codec target's generated records)."""
     return V.read_fields(r, r.u8() % (MAX_FIELDS + 1), 1)
 
 
@@ -363,7 +364,7 @@ def _read_ref(r: Reader) -> Ref:
 
 
 def _read_path(r: Reader) -> Path:
-    return tuple(V.read_name(r) for _ in range(r.u8() % MAX_PATH + 1))
+    return tuple(V.read_path_segment(r) for _ in range(r.u8() % MAX_PATH + 1))
 
 
 def _read_opt(r: Reader) -> Optional[int]:
@@ -414,21 +415,21 @@ def _write_op(out: bytearray, op) -> None:
     out.append(_OP_CODE[kind])
     if kind is Insert:
         V.write_uuid(out, op.id)
-        _write_record(out, op.record)
+        write_record(out, op.record)
     elif kind is InsertMany:
         _check_count(len(op.items), 1, MAX_MANY, "records of insert_many")
         out.append(len(op.items) - 1)
         for u, rec in op.items:
             V.write_uuid(out, u)
-            _write_record(out, rec)
+            write_record(out, rec)
     elif kind is Fetch or kind is Delete:
         _write_ref(out, op.ref)
     elif kind is Update:
         _write_ref(out, op.ref)
-        _write_record(out, op.changes)
+        write_record(out, op.changes)
     elif kind is Upsert or kind is Replace:
         _write_ref(out, op.ref)
-        _write_record(out, op.record)
+        write_record(out, op.record)
     elif kind is DeleteAll or kind is Count:
         _write_where(out, op.where)
     elif kind is Query:
@@ -462,7 +463,8 @@ def _check_count(n: int, lo: int, hi: int, what: str) -> None:
         raise ValueError(f"{n} {what} is outside the op grammar ({lo}..{hi})")
 
 
-def _write_record(out: bytearray, rec: dict) -> None:
+def write_record(out: bytearray, rec: dict) -> None:
+    """The inverse of read_record."""
     if not isinstance(rec, dict):
         raise ValueError(f"a record must be a dict, not {type(rec).__name__}")
     _check_count(len(rec), 0, MAX_FIELDS, "fields of a record")
@@ -486,7 +488,7 @@ def _write_path(out: bytearray, path: Path) -> None:
     _check_count(len(path), 1, MAX_PATH, "path segments")
     out.append(len(path) - 1)
     for seg in path:
-        V.write_name(out, seg)
+        V.write_path_segment(out, seg)
 
 
 def _write_opt(out: bytearray, n: Optional[int]) -> None:
@@ -540,6 +542,16 @@ def _write_pred(out: bytearray, p: Pred, depth: int) -> None:
 # ---------------------------------------------------------------- msgpack
 
 _NODES = {cls.__name__: cls for cls in OP_KINDS + PRED_KINDS}
+
+
+def register_node(cls) -> None:
+    """Let to_msgpack/from_msgpack carry another dataclass a target puts into its
+    input lists (the crash target's CrashPoint)."""
+    _NODES[cls.__name__] = cls
+    _TOP_LEVEL_EXTRAS.add(cls)
+
+
+_TOP_LEVEL_EXTRAS: set = set()
 EXT_NODE, EXT_UUID, EXT_DATE, EXT_VECTOR, EXT_BIGINT, EXT_TUPLE, EXT_NAN = range(1, 8)
 MSGPACK_FORMAT = "blazefuzz.ops"
 MSGPACK_VERSION = 1
@@ -618,7 +630,8 @@ def from_msgpack(data: bytes) -> list:
     if doc.get("version") != MSGPACK_VERSION:
         raise ValueError(f"op-list version {doc.get('version')!r}; this reader knows {MSGPACK_VERSION}")
     ops = doc.get("ops")
-    if not isinstance(ops, list) or not all(type(op) in _OP_CODE for op in ops):
+    if not isinstance(ops, list) or not all(type(op) in _OP_CODE or type(op) in _TOP_LEVEL_EXTRAS
+                                            for op in ops):
         raise ValueError("op list holds something that is not an op")
     return ops
 

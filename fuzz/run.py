@@ -19,6 +19,7 @@ Where things go (paths relative to the repository root):
   .blazefuzz/stats/<T>.jsonl   JSON-lines stats (fuzz/stats.py)
   .blazefuzz/logs/<T>/<RUN>/   fuzz.log (everything printed), fuzz-N.log per
                            worker with --jobs; TMPDIR of the run is its tmp/.
+                           The last 20 runs per target are kept.
 
 Exit codes: 0 no finding; 1 a finding (crash, timeout, oom or leak artifact;
 with --repro: the input fails); 2 bad usage, a failed build, or a fuzzer that
@@ -26,6 +27,7 @@ died without an artifact (one-line error on stderr, details in the log).
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import hashlib
 import os
@@ -50,6 +52,7 @@ from fuzz import stats as fstats
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_TIMEOUT_S = 25          # per input, as ClusterFuzz; libFuzzer's own default is 1200
 INTERRUPTED_EXIT = 72           # libFuzzer's -interrupted_exitcode default
+KEEP_RUN_LOGS = 20              # run directories kept per target under .blazefuzz/logs/
 SEED_SKIP = ("README", ".")     # files in corpus/<T>/ that are not seeds
 # -jobs main process: a job's command line (`... >fuzz-N.log 2>&1`) or its exit.
 JOB_LINE = re.compile(r"^(=+ Job \d+ exited.*|.* >fuzz-\d+\.log 2>&1)$")
@@ -76,7 +79,7 @@ class UsageError(Exception):
 def registered_targets() -> list[str]:
     """Names of the fuzz targets (H5's registry in fuzz/targets/, CONTRACTS.md §4)."""
     try:
-        from fuzz import targets  # noqa: PLC0415
+        from fuzz import targets
     except ImportError:
         return []
     for attr in ("names", "all_names", "list_targets"):
@@ -87,7 +90,7 @@ def registered_targets() -> list[str]:
         table = getattr(targets, attr, None)
         if table:
             return sorted(table)
-    import pkgutil  # noqa: PLC0415
+    import pkgutil
 
     return sorted(m.name for m in pkgutil.iter_modules(targets.__path__) if not m.name.startswith("_"))
 
@@ -124,6 +127,7 @@ class RunConfig:
         fbuild.engine_modules(Path(os.environ[CSRC_ENV])) if os.environ.get(CSRC_ENV) else None))
     stats: Path | None = None
     live: bool | None = None                 # rich status line; None: when stderr is a TTY
+    instrument: str | None = None            # Python packages Atheris instruments (fuzz/harness.py)
 
     @property
     def short(self) -> str:
@@ -221,8 +225,23 @@ def libfuzzer_argv(cfg: RunConfig, script: Path, corpus: Path, crashes: Path) ->
     return argv + list(cfg.extra) + [str(corpus)]
 
 
+def _env(cfg: RunConfig, built: fbuild.Build, rundir: Path) -> dict[str, str]:
+    env = built.env(tmpdir=rundir / "tmp")
+    env[harness.READY_ENV] = str(built.directory)      # the harness need not re-exec
+    if cfg.instrument is not None:
+        env[harness.INSTRUMENT_ENV] = cfg.instrument
+    return env
+
+
+def prune_logs(directory: Path, keep: int = KEEP_RUN_LOGS) -> None:
+    """Keep the run directories of the last `keep` runs of a target (names sort by time)."""
+    runs = sorted(p for p in directory.iterdir() if p.is_dir())
+    for old in runs[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def new_run_id() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + f"-{os.getpid()}"
+    return _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ") + f"-{os.getpid()}"
 
 
 # ---------------------------------------------------------------- output handling
@@ -245,7 +264,7 @@ class Display:
     PLAIN_EVERY_S = 10.0
 
     def __init__(self, target: str, flavor: str, live: bool | None):
-        from rich.console import Console  # noqa: PLC0415
+        from rich.console import Console
 
         self.console = Console(stderr=True, highlight=False)
         self.target, self.flavor = target, flavor
@@ -256,7 +275,7 @@ class Display:
 
     def __enter__(self):
         if self.use_live:
-            from rich.live import Live  # noqa: PLC0415
+            from rich.live import Live
 
             self._live = Live(self._render({}, 0), console=self.console, refresh_per_second=4,
                               transient=False)
@@ -275,7 +294,7 @@ class Display:
             sys.stderr.flush()
 
     def _render(self, agg: dict, crashes: int):
-        from rich.text import Text  # noqa: PLC0415
+        from rich.text import Text
 
         elapsed = int(time.monotonic() - self.t0)
         corpus_kb = (agg.get("corpus_bytes") or 0) / 1024
@@ -362,8 +381,9 @@ def fuzz(cfg: RunConfig, display: Display | None = None) -> RunResult:
     run_id = new_run_id()
     rundir = cfg.root / ".blazefuzz" / "logs" / cfg.short / run_id
     rundir.mkdir(parents=True, exist_ok=True)
+    prune_logs(rundir.parent)
     argv = libfuzzer_argv(cfg, script, corpus, crashes)
-    env = built.env(tmpdir=rundir / "tmp")
+    env = _env(cfg, built, rundir)
     writer = fstats.StatsWriter(cfg.stats_file(), run_id)
     writer.start(target=cfg.target, flavor=built.flavor, build_id=built.build_id, argv=argv,
                  corpus=str(corpus), crashes=str(crashes), log=str(rundir / "fuzz.log"))
@@ -409,7 +429,7 @@ def fuzz(cfg: RunConfig, display: Display | None = None) -> RunResult:
             art.write_sidecar(path, target=cfg.target, build_id=built.build_id,
                               build_flavor=built.sidecar_flavor, argv=argv, report=report)
 
-    with open(rundir / "fuzz.log", "w", encoding="utf-8") as full_log, display:
+    with open(rundir / "fuzz.log", "w", encoding="utf-8") as full_log, display, _term_as_interrupt():
         proc = subprocess.Popen(argv, cwd=rundir, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT)
         lines: queue.Queue = queue.Queue()
@@ -461,7 +481,8 @@ def fuzz(cfg: RunConfig, display: Display | None = None) -> RunResult:
         exit_code, message = 0, "no finding" + (" (interrupted)" if interrupted else "")
     else:
         exit_code = 2
-        message = (f"the fuzzer exited with code {returncode} without an artifact; "
+        tail = _last_line((rundir / "fuzz.log").read_text(encoding="utf-8", errors="replace")[-4000:])
+        message = (f"the fuzzer exited with code {returncode} without an artifact ({tail}); "
                    f"see {rundir / 'fuzz.log'}")
     writer.finish(exit_code=exit_code, artifacts=[str(p) for p in found], final=final)
     writer.close()
@@ -469,6 +490,24 @@ def fuzz(cfg: RunConfig, display: Display | None = None) -> RunResult:
     return RunResult(exit_code=exit_code, returncode=returncode, artifacts=found, findings=findings,
                      final=final, last=writer.last, log=rundir / "fuzz.log", message=message,
                      elapsed=time.time() - started)
+
+
+@contextlib.contextmanager
+def _term_as_interrupt():
+    """SIGTERM (timeout, docker stop, a supervisor) stops a run like Ctrl-C: the fuzzer
+    is told to stop, its corpus and artifacts are kept, and the stats get their finish."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _merge_final(streams: list[Stream]) -> dict:
@@ -507,9 +546,10 @@ def run_libfuzzer(cfg: RunConfig, args: list[str], *, log=None) -> OneShot:
     crashes.mkdir(parents=True, exist_ok=True)
     rundir = cfg.root / ".blazefuzz" / "logs" / cfg.short / new_run_id()
     rundir.mkdir(parents=True, exist_ok=True)
+    prune_logs(rundir.parent)
     argv = [str(script), f"-artifact_prefix={crashes}/", *args]
     started = time.time()
-    proc = subprocess.run(argv, cwd=rundir, env=built.env(tmpdir=rundir / "tmp"),
+    proc = subprocess.run(argv, cwd=rundir, env=_env(cfg, built, rundir), check=False,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     shutil.rmtree(rundir / "tmp", ignore_errors=True)
     text = proc.stdout.decode("utf-8", "replace")
@@ -535,7 +575,7 @@ def repro(cfg: RunConfig, input_file: Path, out=None) -> tuple[int, str]:
     argv = [str(script), f"-artifact_prefix={rundir}/", f"-timeout={cfg.timeout}",
             *cfg.extra, str(input_file.resolve())]
     try:
-        proc = subprocess.run(argv, cwd=rundir, env=built.env(tmpdir=rundir / "tmp"),
+        proc = subprocess.run(argv, cwd=rundir, env=_env(cfg, built, rundir), check=False,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     finally:
         shutil.rmtree(rundir, ignore_errors=True)
@@ -584,19 +624,23 @@ def _list_targets(root: Path) -> None:
               help="Artifact directory [default: crashes/NAME].")
 @click.option("--dict", "dict_path", type=click.Path(dir_okay=False, path_type=Path),
               help="libFuzzer dictionary [default: corpus/NAME.dict when present].")
-@click.option("--seed", type=int, help="libFuzzer -seed (fixed seeds make runs repeatable).")
+@click.option("--seed", type=int,
+              help="libFuzzer -seed (fixed seeds make runs repeatable; with --jobs every job gets it).")
 @click.option("--timeout", type=click.IntRange(min=1), default=DEFAULT_TIMEOUT_S, show_default=True,
               help="Seconds per input before it is a timeout.")
 @click.option("--build", "flavor", type=click.Choice(fbuild.FLAVORS), default=None,
               help="Instrumented build [default: asan].")
 @click.option("--no-asan", is_flag=True, help="Use the coverage-only build (faster, no sanitizers).")
 @click.option("--no-seeds", is_flag=True, help="Do not copy corpus/NAME/ seeds into the corpus.")
+@click.option("--instrument", metavar="PKGS",
+              help="Python packages Atheris instruments, comma-separated [default: engine]; "
+                   "'engine,fuzz' adds the decoders and the model, 'none' nothing.")
 @click.option("--repro", type=click.Path(path_type=Path),
               help="Run this one input, print the outcome; exit 1 if it fails.")
 @click.option("--list", "list_", is_flag=True, help="List the targets and exit.")
 @click.argument("libfuzzer_flags", nargs=-1, type=click.UNPROCESSED)
 def command(target, max_time, runs, jobs, corpus, crashes, dict_path, seed, timeout, flavor,
-            no_asan, no_seeds, repro, list_, libfuzzer_flags):
+            no_asan, no_seeds, instrument, repro, list_, libfuzzer_flags):
     """Fuzz one target under the instrumented engine; libFuzzer flags go after `--`.
 
     \b
@@ -621,9 +665,9 @@ def command(target, max_time, runs, jobs, corpus, crashes, dict_path, seed, time
         cfg = RunConfig(target=target, flavor="coverage" if no_asan else (flavor or "asan"),
                         max_time=max_time, runs=runs, jobs=jobs, corpus=corpus, crashes=crashes,
                         dict_path=dict_path, seed=seed, timeout=timeout, extra=list(libfuzzer_flags),
-                        seeds=not no_seeds)
+                        seeds=not no_seeds, instrument=instrument)
         if repro is not None:
-            code, text = repro_cmd(cfg, repro)
+            code, _ = repro_cmd(cfg, repro)
             sys.exit(code)
         result = fuzz(cfg)
     except UsageError as exc:

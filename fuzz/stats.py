@@ -77,7 +77,7 @@ def parse_final(line: str) -> tuple[str, float] | None:
 
 
 def now_iso() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds")
 
 
 def stats_path(root: Path, target: str) -> Path:
@@ -93,7 +93,7 @@ class StatsWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.run_id = run_id
-        self._file = open(path, "a", encoding="utf-8")
+        self._file = open(path, "a", encoding="utf-8")  # noqa: SIM115 (open for the whole run; close())
         self._t0 = time.monotonic()
         self._last_write: dict[int | None, float] = {}
         self.last: dict | None = None

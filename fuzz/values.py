@@ -29,6 +29,7 @@ Byte format (one type byte, then a payload):
              a repeated name keeps the later value
     vector:  length byte % (MAX_LEN + 1), doubles
     field name: n < 0xF0: FIELD_NAMES[n % len] | 0xF0 then a string
+    path segment: the same with PATH_NAMES (adds "id" and positions "0", "1")
 
 At nesting depth MAX_NESTING an array, dictionary or vector type byte reads
 as null, so recursion stays bounded on any input.
@@ -81,6 +82,8 @@ EXTRA_CHARS = (
     "Z", "z", "ǅ", "İ", "\u200b", "\x7f",
 )
 FIELD_NAMES = ("a", "b", "c", "n", "s", "t", "x", "name", "tags", "meta", "Z", "é")
+# Path segments also name the record id (the planner's id lookups) and array positions.
+PATH_NAMES = FIELD_NAMES + ("id", "0", "1")
 DATE_TABLE = tuple(
     EPOCH + _dt.timedelta(microseconds=us) for us in (0, 1, -1, 86_400_000_000)
 ) + (
@@ -97,6 +100,7 @@ def _table_id(b: int) -> uuid.UUID:
 ID_TABLE = tuple(_table_id(b) for b in range(255))
 _ID_CODE = {u: i for i, u in enumerate(ID_TABLE)}
 _FIELD_CODE = {n: i for i, n in enumerate(FIELD_NAMES)}
+_PATH_CODE = {n: i for i, n in enumerate(PATH_NAMES)}
 _CHAR_CODE = {c: 0x80 + i for i, c in enumerate(EXTRA_CHARS)}
 _INT_CODE = {v: 0xE0 + i for i, v in enumerate(INT_TABLE)}
 _FLOAT_BITS_CODE = {struct.pack("<d", v): 0xE0 + i for i, v in enumerate(FLOAT_TABLE) if v == v}
@@ -237,9 +241,13 @@ def read_uuid(r: Reader) -> uuid.UUID:
     return ID_TABLE[s] if s < 0xFF else uuid.UUID(bytes=r.take(16))
 
 
-def read_name(r: Reader) -> str:
+def read_name(r: Reader, table: tuple = FIELD_NAMES) -> str:
     n = r.u8()
-    return FIELD_NAMES[n % len(FIELD_NAMES)] if n < 0xF0 else read_string(r)
+    return table[n % len(table)] if n < 0xF0 else read_string(r)
+
+
+def read_path_segment(r: Reader) -> str:
+    return read_name(r, PATH_NAMES)
 
 
 # ---------------------------------------------------------------- writing
@@ -372,8 +380,12 @@ def write_uuid(out: bytearray, u: uuid.UUID) -> None:
         out += u.bytes
 
 
-def write_name(out: bytearray, name: str) -> None:
-    code = _FIELD_CODE.get(name)
+def write_path_segment(out: bytearray, name: str) -> None:
+    write_name(out, name, _PATH_CODE)
+
+
+def write_name(out: bytearray, name: str, codes: dict = _FIELD_CODE) -> None:
+    code = codes.get(name)
     if code is not None:
         out.append(code)
     else:

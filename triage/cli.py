@@ -7,8 +7,6 @@ crash), 2 bad usage, bad input or an unusable store (one line on stderr).
 """
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import re
 import sys
@@ -21,7 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from triage.errors import TriageError
-from triage.models import OPEN_STATUSES, STATUSES, HistoryEvent, Bucket, utcnow
+from triage.models import STATUSES, Bucket, HistoryEvent, utcnow
 from triage.queries import SORT_KEYS
 
 SEVERITIES = ("high", "medium", "low")
@@ -238,13 +236,14 @@ def show(store_url, bucket_id):
 @repro_options
 def repro(store_url, bucket_id, times, repro_cmd, build, timeout, memory_mb):
     """Re-run a bucket's reproducer; exit 1 if it still crashes with its signature."""
+    from triage.present import terminal_safe
     from triage.verify import rerun_bucket
     reproducer = _reproducer(repro_cmd, build, timeout, memory_mb)
     with _open(store_url) as store:
         outcome = rerun_bucket(store, bucket_id, reproducer, times, purpose="repro")
     click.echo(outcome.describe())
     for run in outcome.reproduction.runs[-1:]:
-        click.echo(run.output.rstrip()[-4000:])
+        click.echo(terminal_safe(run.output.rstrip()[-4000:]))
     sys.exit(1 if outcome.matches else 0)
 
 
@@ -300,19 +299,19 @@ def mark(store_url, bucket_id, status, note):
 @triage.command("verify-fixed")
 @store_option
 @click.option("--times", type=click.IntRange(1, 100), default=3, show_default=True)
-@click.option("--build-id", help="Id of the build under test (default: a digest of engine/csrc).")
+@click.option("--build-id", help="Id of the build under test (default: fuzz.build's id of "
+              "the build each bucket is re-run on).")
 @repro_options
 def verify_fixed(store_url, times, build_id, repro_cmd, build, timeout, memory_mb):
     """Re-run every open bucket; mark fixed what no longer reproduces (records the build id)."""
-    from triage.verify import current_build_id, verify_open_buckets
+    from triage.verify import verify_open_buckets
     reproducer = _reproducer(repro_cmd, build, timeout, memory_mb)
-    build_id = build_id or current_build_id()
     with _open(store_url) as store:
         outcomes = verify_open_buckets(store, reproducer, times, build_id)
     for outcome in outcomes:
         click.echo(outcome.describe())
     fixed = sum(1 for o in outcomes if o.marked_fixed)
-    click.echo(f"verify-fixed on build {build_id}: {len(outcomes)} open buckets, {fixed} fixed")
+    click.echo(f"verify-fixed: {len(outcomes)} open buckets, {fixed} fixed")
 
 
 @triage.command()
@@ -366,10 +365,11 @@ def report(store_url, out):
 @store_option
 def quarantine(store_url):
     """List artifacts that could not be ingested, and where they are kept."""
+    from triage.present import terminal_safe
     from triage.queries import quarantined
     with _open(store_url) as store:
         entries = store.read(quarantined)
     for entry in entries:
-        click.echo(f"{entry.id}\t{_when(entry.at)}\t{entry.stored_path!r}\t{entry.reason}")
+        click.echo(terminal_safe(f"{entry.id}\t{_when(entry.at)}\t{entry.stored_path}\t{entry.reason}"))
     if not entries:
         click.echo("quarantine is empty")

@@ -5,12 +5,14 @@ start (no inotify, watch limit reached) a polling observer takes over. Events
 only wake the daemon up: a full rescan of the directories runs at start and
 every `rescan_seconds`, so a missed event delays an artifact, never loses it.
 
-An artifact is processed once it has been still for `settle_seconds` (the
-runner writes the sidecar just after the artifact). Any failure of one
+An artifact is processed once it has been still for `settle_seconds` and its
+sidecar is there (the runner writes it when libFuzzer exits), or, without a
+sidecar, once it is `sidecar_grace` seconds old. `--once` takes everything
+present at once. Any failure of one
 artifact is reported and the file is quarantined (see triage/ingest.py); an
 unavailable store leaves the file in place for the next pass. Ctrl-C or
-SIGTERM stop after the artifact in progress, whose transaction either
-committed or left everything as it was.
+SIGTERM stop after the artifact in progress; a second Ctrl-C aborts it, and
+its transaction then either committed or left everything as it was.
 """
 from __future__ import annotations
 
@@ -21,13 +23,14 @@ import threading
 import time
 import traceback
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
 
-from triage.artifacts import artifact_kind, printable
+from triage.artifacts import artifact_kind, printable, sidecar_path
 from triage.errors import ArtifactError, StoreError, StoreUnavailableError
 from triage.ingest import Ingester, IngestResult
 from triage.minimize import Minimizer, minimize_testcase
@@ -67,13 +70,15 @@ def find_artifacts(directories: Iterable[Path]) -> list[Path]:
 class TriageDaemon:
     def __init__(self, ingester: Ingester, directories: list[Path], *,
                  minimizer: Minimizer | None = None, console: Console | None = None,
-                 settle_seconds: float = 1.0, rescan_seconds: float = 30.0):
+                 settle_seconds: float = 1.0, rescan_seconds: float = 30.0,
+                 sidecar_grace: float = 60.0):
         self.ingester = ingester
         self.directories = [Path(d) for d in directories]
         self.minimizer = minimizer
         self.console = console or Console(stderr=True)
         self.settle_seconds = settle_seconds
         self.rescan_seconds = rescan_seconds
+        self.sidecar_grace = sidecar_grace
         self.stats = DaemonStats()
         self._wake: queue.Queue[str] = queue.Queue()
         self._stop = threading.Event()
@@ -142,6 +147,11 @@ class TriageDaemon:
     def run_once(self, progress: bool = True) -> DaemonStats:
         """Process every artifact present now, then return."""
         artifacts = find_artifacts(self.directories)
+        with self._graceful_signals():
+            self._process_all(artifacts, progress)
+        return self.stats
+
+    def _process_all(self, artifacts: list[Path], progress: bool) -> None:
         if progress and artifacts:
             from rich.progress import Progress
             with Progress(console=self.console, transient=True) as bar:
@@ -156,52 +166,81 @@ class TriageDaemon:
                 if self._stop.is_set():
                     break
                 self.process(path)
-        return self.stats
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.put("")
 
+    @contextmanager
+    def _graceful_signals(self):
+        """First Ctrl-C / SIGTERM: finish the artifact in progress, then stop. Second: abort.
+
+        (Only the main thread may set signal handlers; elsewhere stop() is the way.)"""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def first(signum, frame):
+            if self._stop.is_set():
+                raise KeyboardInterrupt  # impatient: the transaction in flight rolls back
+            self.console.print("stopping after the current artifact (Ctrl-C again to abort)")
+            self.stop()
+        previous = {sig: signal.signal(sig, first) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
     def run_forever(self) -> DaemonStats:
         for directory in self.directories:
             directory.mkdir(parents=True, exist_ok=True)
         observer = self._start_observer()
-        previous = signal.signal(signal.SIGTERM, lambda *_: self.stop())
         pending: dict[Path, float] = {}
         next_scan = 0.0
         try:
-            while not self._stop.is_set():
-                now = time.monotonic()
-                if now >= next_scan:
-                    for path in find_artifacts(self.directories):
-                        pending.setdefault(path, now)
-                    next_scan = now + self.rescan_seconds
-                for path in [p for p in pending if self._settled(p)]:
-                    pending.pop(path)
-                    if self._stop.is_set():
-                        break
-                    if path.exists() or path.is_symlink():
-                        self.process(path)
-                try:
-                    woken = self._wake.get(timeout=0.5 if pending else 2.0)
-                    if woken and artifact_kind(Path(woken).name):
-                        pending.setdefault(Path(woken), time.monotonic())
-                except queue.Empty:
-                    pass
+            with self._graceful_signals():
+                self._loop(pending, next_scan)
         except KeyboardInterrupt:
             pass
         finally:
-            signal.signal(signal.SIGTERM, previous)
             if observer is not None:
                 observer.stop()
                 observer.join(timeout=5)
         return self.stats
 
+    def _loop(self, pending: dict[Path, float], next_scan: float) -> None:
+        """Rescan, process what has settled, sleep until woken; until stop()."""
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if now >= next_scan:
+                for path in find_artifacts(self.directories):
+                    pending.setdefault(path, now)
+                next_scan = now + self.rescan_seconds
+            for path in [p for p in pending if self._settled(p)]:
+                pending.pop(path)
+                if self._stop.is_set():
+                    break
+                if path.exists() or path.is_symlink():
+                    self.process(path)
+            try:
+                woken = self._wake.get(timeout=0.5 if pending else 2.0)
+                if woken and artifact_kind(Path(woken).name):
+                    pending.setdefault(Path(woken), time.monotonic())
+            except queue.Empty:
+                pass
+
     def _settled(self, path: Path) -> bool:
+        """Still for settle_seconds, and with its sidecar (or without one for sidecar_grace)."""
         try:
-            return time.time() - path.lstat().st_mtime >= self.settle_seconds
+            age = time.time() - path.lstat().st_mtime
         except OSError:
             return True  # gone: let process() find out
+        if age < self.settle_seconds:
+            return False
+        # The runner writes the sidecar when libFuzzer exits; without it the build the
+        # artifact was found with is unknown and a planted bug would not reproduce.
+        return age >= self.sidecar_grace or sidecar_path(path).exists()
 
     def _start_observer(self):
         from watchdog.events import FileSystemEventHandler
@@ -216,8 +255,8 @@ class TriageDaemon:
                     wake.put(getattr(event, "dest_path", "") or event.src_path)
 
         for factory, name in ((Observer, "inotify"), (PollingObserver, "polling")):
-            observer = factory()
             try:
+                observer = factory()
                 for directory in self.directories:
                     observer.schedule(Handler(), str(directory), recursive=True)
                 observer.start()

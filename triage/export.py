@@ -1,7 +1,8 @@
 """Exports: JSON, SARIF 2.1.0, and standalone pytest regression tests.
 
 SARIF mapping: one rule per bucket (id `BLAZEFUZZ-<bucket id>`), one result per
-bucket located at its top signature frame; severity high/medium/low maps to
+bucket located at the innermost project frame of its representative report
+(file relative to the repository root, %SRCROOT%, and line); severity high/medium/low maps to
 level error/warning/note; `partialFingerprints["blazefuzz/signature/v1"]` is
 the signature digest, so code-scanning tools dedup across runs as we do.
 """
@@ -11,6 +12,7 @@ import base64
 import re
 import textwrap
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path, PurePosixPath
 
 from triage.models import Bucket
 from triage.present import describe_reproducer, reproducer_data, terminal_safe
@@ -19,6 +21,7 @@ from triage.store import Store
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_LEVEL = {"high": "error", "medium": "warning", "low": "note"}
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def _tool_version() -> str:
@@ -50,14 +53,32 @@ def to_json(store: Store, statuses=()) -> dict:
             "buckets": [summary_dict(row) for row in rows]}
 
 
-def _location(frame: str) -> dict | None:
-    """A signature frame is `file:function` (or similar); SARIF wants a file URI."""
-    match = re.match(r"^(?P<file>[^:\s]+\.(?:py|c|h|cc|cpp))(?::(?P<function>.*))?$", frame)
-    if not match:
-        return {"logicalLocations": [{"name": frame}]} if frame else None
-    location: dict = {"physicalLocation": {"artifactLocation": {"uri": match.group("file")}}}
-    if match.group("function"):
-        location["logicalLocations"] = [{"name": match.group("function"), "kind": "function"}]
+def _top_project_frame(testcase):
+    """The innermost project frame of a testcase's report (file and line known), or None."""
+    try:
+        from triage.frames import is_project_frame
+        from triage.parse import parse_report
+        frames = parse_report(testcase.report_text or "").frames
+        return next((f for f in frames if is_project_frame(f) and getattr(f, "file", None)), None)
+    except Exception:  # a location is a nicety; the result is still reported
+        return None
+
+
+def _location(frame, fallback: str) -> dict:
+    """SARIF location: the file relative to the repository root when it is inside it."""
+    if frame is None:
+        return {"logicalLocations": [{"name": fallback}]}
+    path = PurePosixPath(frame.file)
+    try:
+        uri, base = str(path.relative_to(REPO_ROOT.as_posix())), {"uriBaseId": "SRCROOT"}
+    except ValueError:
+        uri, base = str(path), {}
+    physical: dict = {"artifactLocation": {"uri": uri, **base}}
+    if getattr(frame, "line", None):
+        physical["region"] = {"startLine": int(frame.line)}
+    location: dict = {"physicalLocation": physical}
+    if getattr(frame, "function", None):
+        location["logicalLocations"] = [{"name": frame.function, "kind": "function"}]
     return location
 
 
@@ -72,7 +93,8 @@ def to_sarif(store: Store, statuses=()) -> dict:
                       "fullDescription": {"text": bucket.signature_key},
                       "properties": {"severity": bucket.severity, "status": bucket.status}})
         frames = [str(f) for f in bucket.frames]
-        location = _location(frames[0]) if frames else None
+        testcase = store.read(lambda s, b=bucket.id: detail(s, b)).testcase
+        location = _location(_top_project_frame(testcase), frames[0] if frames else bucket.crash_type)
         message = f"{bucket.crash_type} ({row.count} testcases, targets {', '.join(row.targets)})"
         if bucket.title:
             message += f": {bucket.title}"
@@ -83,11 +105,11 @@ def to_sarif(store: Store, statuses=()) -> dict:
                                  "reliability": row.reliability, "frames": frames,
                                  "firstSeen": _iso(row.first_seen),
                                  "lastSeen": _iso(row.last_seen)}}
-        if location:
-            result["locations"] = [location]
+        result["locations"] = [location]
         results.append(result)
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0",
-            "runs": [{"tool": {"driver": {"name": "blazefuzz-triage",
+            "runs": [{"originalUriBaseIds": {"SRCROOT": {"uri": REPO_ROOT.as_uri() + "/"}},
+                      "tool": {"driver": {"name": "blazefuzz-triage",
                                           "version": _tool_version(),
                                           "informationUri": "https://github.com/blazefuzz",
                                           "rules": rules}},
@@ -133,7 +155,7 @@ def regression_test(store: Store, bucket_id: int) -> str:
     comment_lines = terminal_safe(readable.text).splitlines() or [""]
     if readable.note:
         comment_lines.insert(0, terminal_safe(f"({readable.note})").replace("\n", " "))
-    readable_comment = "\n".join("# " + line for line in comment_lines)
+    readable_comment = "\n".join(("# " + line).rstrip() for line in comment_lines)
     safe_type = re.sub(r"[^\w .:-]", "_", bucket.crash_type)[:120]
     return REGRESSION_TEMPLATE.format(bucket_id=bucket.id, crash_type_comment=safe_type,
                                       target=testcase.target, signature=bucket.signature_key,

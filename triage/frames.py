@@ -22,8 +22,13 @@ must match as well. Categories:
   python-lib   the standard library, frozen importlib, test runners
   sanitizer    the ASan/UBSan/LSan runtime and its interceptors (malloc, memcpy …)
   libfuzzer    libFuzzer's driver and callbacks
-  libc         glibc, the dynamic loader, libstdc++/libgcc
-  unknown      a frame with neither function, file nor module
+  libc         glibc, the dynamic loader, libstdc++/libgcc, C++ std::
+  unknown      a frame with neither function, file nor module, or in `<unknown module>`
+
+Driver rules
+------------
+DRIVER_RULES mark project frames of the fuzzing code (fuzz/**/*.py): they
+stay in signatures, except a timeout's (see triage.signature).
 
 Crash-type lines
 ----------------
@@ -120,6 +125,9 @@ IGNORE_RULES: tuple[FrameRule, ...] = (
               r"wcslen|printf|sprintf|snprintf|vsnprintf|fread|fwrite|read|write|pread|pwrite)$", _NATIVE),
     FrameRule("sanitizer", "file", r"(^|/)compiler-rt/lib/(asan|lsan|ubsan|sanitizer_common|interception)/", _NATIVE),
     FrameRule("sanitizer", "module", r"(^|/)(libclang_rt\.\w+[-\w.]*\.so|\w*(asan|ubsan|lsan)\w*\.so)$", _NATIVE),
+    # the runner's merged libFuzzer+sanitizer preload (fuzz/build.py)
+    FrameRule("sanitizer", "module", r"(^|/)build/fuzz/[^/]+/preload\.so$", _NATIVE),
+    FrameRule("sanitizer", "function", r"^operator (new|delete)(\[\])?\(", _NATIVE),
     # --- libFuzzer ------------------------------------------------------------
     FrameRule("libfuzzer", "function", r"^fuzzer::|^LLVMFuzzer\w+$", _NATIVE),
     FrameRule("libfuzzer", "file", r"(^|/)compiler-rt/lib/fuzzer/|(^|/)Fuzzer\w+\.cpp$", _NATIVE),
@@ -174,6 +182,19 @@ def is_project_frame(frame: Frame) -> bool:
 def project_frames(frames: Iterable[Frame]) -> tuple[Frame, ...]:
     """`frames` without the ignored ones, order kept (innermost first)."""
     return tuple(f for f in frames if ignore_rule(f) is None)
+
+
+# Project frames of the fuzzing code itself (target drivers, op replay, the
+# reference model): kept in signatures, but a timeout's signature skips them
+# (triage.signature) because every hang of a target passes through the same
+# driver loop; the engine frames below it say which call hangs.
+DRIVER_RULES: tuple[FrameRule, ...] = (
+    FrameRule("driver", "file", r"(^|/)fuzz/([^/]+/)*[^/]+\.py$", _PY),
+)
+
+
+def is_driver_frame(frame: Frame) -> bool:
+    return any(rule.matches(frame) for rule in DRIVER_RULES)
 
 
 # --- crash-type lines ----------------------------------------------------------

@@ -23,7 +23,9 @@ file copy is a convenience that `ensure_file` can always recreate.
 Artifacts that cannot be ingested (empty, larger than max_size, not a regular
 file, unparsable) are moved to the quarantine directory under a sanitized
 name and recorded in the `quarantine` table: nothing is dropped, and the
-caller keeps going.
+caller keeps going. The file moves first, the row follows: a kill (or a
+store outage) in between leaves the file in quarantine/ without its row,
+never a row without its file.
 """
 from __future__ import annotations
 
@@ -41,11 +43,25 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from triage.artifacts import (artifact_kind, printable, read_sidecar, safe_file_name,
-                              sidecar_path, target_of)
+from triage.artifacts import (
+    artifact_kind,
+    printable,
+    read_sidecar,
+    safe_file_name,
+    sidecar_path,
+    target_of,
+)
 from triage.errors import ArtifactError
-from triage.models import (SEVERITY_RANK, Bucket, BucketLink, HistoryEvent, QuarantineEntry,
-                           ReproRun, Testcase, utcnow)
+from triage.models import (
+    SEVERITY_RANK,
+    Bucket,
+    BucketLink,
+    HistoryEvent,
+    QuarantineEntry,
+    ReproRun,
+    Testcase,
+    utcnow,
+)
 from triage.reproduce import Analysis, Reproducer, Reproduction, analyze
 from triage.store import Store, actor
 
@@ -111,7 +127,10 @@ class Ingester:
         if info.st_size > self.max_size:
             return self.quarantine(path, f"artifact of {info.st_size} bytes exceeds the "
                                          f"{self.max_size}-byte limit for fuzzer inputs")
-        data = _read_no_follow(path)
+        try:
+            data = _read_no_follow(path)
+        except FileNotFoundError:
+            raise ArtifactError(f"{shown} vanished (another ingester took it)") from None
         sha256 = hashlib.sha256(data).hexdigest()
 
         existing = self.store.read(lambda s: s.scalars(
@@ -127,7 +146,8 @@ class Ingester:
         kind = sidecar.kind or artifact_kind(path.name) or "crash"
         reproduction = None
         if self.reproducer is not None:
-            reproduction = self.reproducer.reproduce(target, data, self.repro_count)
+            reproduction = self.reproducer.reproduce(target, data, self.repro_count,
+                                                     found_with=sidecar.build_flavor)
 
         analysis, source, report_text = self._choose_analysis(reproduction, sidecar.report)
         if analysis is None:
@@ -200,7 +220,7 @@ class Ingester:
         if created_id is not None:
             session.add(HistoryEvent(bucket_id=bucket.id, testcase_id=testcase_id,
                                      event="created", actor=who,
-                                     detail=f"signature {signature.key()}"))
+                                     detail=f"signature {signature_line(signature)}"))
             self._link_related(session, bucket, signature)
         else:
             if rank > bucket.severity_rank:
@@ -309,6 +329,11 @@ def ensure_file(store: Store, sha256: str, data: bytes, suffix: str = "") -> Pat
     temp.write_bytes(data)
     os.replace(temp, final)  # atomic: concurrent writers of the same content are harmless
     return final
+
+
+def signature_line(signature) -> str:
+    frames = [str(f) for f in signature.frames]
+    return str(signature.crash_type) + (" @ " + " < ".join(frames) if frames else "")
 
 
 def _title(report) -> str:

@@ -24,7 +24,7 @@ import shlex
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -32,9 +32,10 @@ from triage.reproduce import Reproducer
 
 TARGET_PACKAGE_ENV = "BLAZEFUZZ_TARGET_PACKAGE"
 DEFAULT_TARGET_PACKAGE = "fuzz.targets"
-DEFAULT_BYTE_COMMAND = ("{python}", "-m", "fuzz.run", "--target", "{target}", "--",
-                        "-minimize_crash=1", "-max_total_time={seconds}",
-                        "-exact_artifact_path={out}", "{file}")
+# The runner passes flags after `--` to libFuzzer together with the --repro input.
+DEFAULT_BYTE_COMMAND = ("{python}", "-m", "fuzz.run", "--target", "{target}", "--repro", "{file}",
+                        "--", "-minimize_crash=1", "-max_total_time={seconds}",
+                        "-exact_artifact_path={out}")
 
 
 def load_target(target: str, package: str | None = None):
@@ -103,7 +104,8 @@ class Minimizer:
         self.byte_budget_seconds = byte_budget_seconds
         self.target_package = target_package
 
-    def minimize(self, target: str, data: bytes, digest: str) -> MinimizeResult:
+    def minimize(self, target: str, data: bytes, digest: str,
+                 found_with: str | None = None) -> MinimizeResult:
         result = MinimizeResult(data=data, original_size=len(data))
         deadline = time.monotonic() + self.budget_seconds
         cache: dict[bytes, bool] = {}
@@ -115,19 +117,20 @@ class Minimizer:
                 with tempfile.TemporaryDirectory(prefix="blazefuzz-min-") as tmp:
                     file = Path(tmp) / "candidate"
                     file.write_bytes(candidate)
-                    cache[key] = self.reproducer.run_once(target, file).digest == digest
+                    cache[key] = self.reproducer.run_once(target, file, found_with).digest == digest
             return cache[key]
 
         def out_of_budget() -> bool:
             return time.monotonic() > deadline or result.checks >= self.max_checks
 
         if self.byte_command:
-            self._minimize_bytes(target, result, keeps_signature)
+            self._minimize_bytes(target, result, keeps_signature,
+                                 self.reproducer.effective_build(found_with))
         self._minimize_ops(target, result, keeps_signature, out_of_budget)
         return result
 
     def _minimize_bytes(self, target: str, result: MinimizeResult,
-                        keeps_signature: Callable[[bytes], bool]) -> None:
+                        keeps_signature: Callable[[bytes], bool], build: str | None) -> None:
         seconds = max(1, int(self.byte_budget_seconds))
         with tempfile.TemporaryDirectory(prefix="blazefuzz-min-") as tmp:
             file, out = Path(tmp) / "input", Path(tmp) / "minimized"
@@ -135,11 +138,11 @@ class Minimizer:
             values = {"python": sys.executable, "target": target, "file": str(file),
                       "out": str(out), "seconds": str(seconds)}
             argv = [part.format(**values) for part in self.byte_command]
-            runner = Reproducer(argv, limits=self.reproducer.limits, build=self.reproducer.build,
-                                asan=self.reproducer.asan)
-            runner.limits = type(runner.limits)(**{**runner.limits.__dict__,
-                                                  "wall_seconds": seconds + 30})
-            run = runner.run_once(target, file)
+            if build and self.byte_command == DEFAULT_BYTE_COMMAND:
+                argv[argv.index("--"):argv.index("--")] = ["--build", build]
+            limits = replace(self.reproducer.limits, wall_seconds=seconds + 60)
+            run = Reproducer(argv, limits=limits, asan=self.reproducer.is_asan(build)
+                             ).run_once(target, file)
             if not out.exists():
                 result.notes.append(f"byte stage: no output (exit {run.exit_code})")
                 return
@@ -160,10 +163,15 @@ class Minimizer:
             result.notes.append(f"op stage skipped: target {target!r} has no decode_input/"
                                 f"encode_input ({exc})")
             return
-        ops = list(decode(result.data))
+        try:
+            ops = list(decode(result.data))
+            canonical = encode(ops)
+        except Exception as exc:  # a codec not of the CONTRACTS.md §4 shape
+            result.notes.append(f"op stage skipped: encode_input(decode_input(data)) failed "
+                                f"({type(exc).__name__}: {exc})")
+            return
         result.original_ops = len(ops)
         result.minimized_ops = len(ops)
-        canonical = encode(ops)
         if canonical != result.data and not keeps_signature(canonical):
             result.notes.append("op stage skipped: the re-encoded ops lose the signature")
             return
@@ -192,7 +200,7 @@ def minimize_testcase(store, testcase_id: int, minimizer: Minimizer) -> Minimize
                                  .where(Bucket.id == testcase.bucket_id)).one()
         return testcase, digest
     testcase, digest = store.read(load, what="load a testcase")
-    result = minimizer.minimize(testcase.target, testcase.data, digest)
+    result = minimizer.minimize(testcase.target, testcase.data, digest, testcase.build_flavor)
     ensure_file(store, testcase.sha256, result.data, ".min")
 
     def save(session):

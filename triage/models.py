@@ -24,9 +24,27 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from sqlalchemy import (Boolean, DateTime, Float, ForeignKey, Integer, LargeBinary, String,
-                        Text, TypeDecorator, UniqueConstraint, func, select)
-from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column, relationship
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    func,
+    select,
+)
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    deferred,
+    mapped_column,
+    relationship,
+)
 
 STATUSES = ("new", "confirmed", "fixed", "flaky", "wontfix")
 OPEN_STATUSES = ("new", "confirmed", "flaky")

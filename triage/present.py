@@ -11,10 +11,11 @@ from dataclasses import dataclass
 
 from triage.models import Testcase
 from triage.queries import BucketDetail, detail
-from triage.reproduce import DEFAULT_COMMAND
+from triage.reproduce import DEFAULT_COMMAND, RUNNER_BUILD
 from triage.store import Store
 
 HEX_PREVIEW_BYTES = 512
+STACK_LINES = 25
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -38,14 +39,37 @@ def frame_text(frame) -> str:
     return f"{function or '?'}  {where}{lang}".rstrip()
 
 
-def stack_lines(testcase: Testcase) -> list[str]:
-    """The representative report's frames, re-parsed from its stored text."""
+def stack_lines(testcase: Testcase, limit: int | None = STACK_LINES) -> list[str]:
+    """The representative report's frames, re-parsed from its stored text.
+
+    Frames that belong to the project (those a signature may use) are marked
+    `*`; after `limit` frames the rest is summarized (harness and interpreter)."""
     try:
+        from triage.frames import is_project_frame
         from triage.parse import parse_report
         report = parse_report(testcase.report_text or "")
     except Exception as exc:
         return [f"(stack unavailable: {type(exc).__name__}: {exc})"]
-    return [f"#{i:<2} {frame_text(frame)}" for i, frame in enumerate(report.frames)] or ["(no frames)"]
+    frames = list(report.frames)
+    shown = frames if limit is None else frames[:limit]
+    lines = [f"{'*' if _safe_is_project(is_project_frame, f) else ' '} #{i:<2} {frame_text(f)}"
+             for i, f in enumerate(shown)]
+    if len(frames) > len(shown):
+        lines.append(f"  ... {len(frames) - len(shown)} more frames (full report: the HTML report)")
+    return lines or ["(no frames)"]
+
+
+def _safe_is_project(check, frame) -> bool:
+    try:
+        return bool(check(frame))
+    except Exception:
+        return False
+
+
+def signature_text(bucket) -> str:
+    """One line: `crash type @ frame < frame < frame`."""
+    frames = [str(f) for f in bucket.frames]
+    return bucket.crash_type + (" @ " + " < ".join(frames) if frames else "")
 
 
 def describe_reproducer(target: str, data: bytes) -> Reproducer:
@@ -72,11 +96,14 @@ def hexdump(data: bytes) -> str:
 
 
 def repro_command(store: Store, testcase: Testcase) -> str:
-    """The exact command that re-runs the (minimized if any) reproducer."""
+    """The exact command that re-runs the (minimized if any) reproducer on its build."""
     suffix = ".min" if testcase.minimized_size is not None else ""
     path = store.testcase_path(testcase.sha256, suffix).resolve()
     argv = [part.format(python="python", target=testcase.target, file=str(path))
             for part in DEFAULT_COMMAND]
+    build = RUNNER_BUILD.get(testcase.build_flavor or "")
+    if build:
+        argv += ["--build", build]
     return shlex.join(argv)
 
 
@@ -98,7 +125,7 @@ def bucket_text(store: Store, bucket_id: int) -> str:
     ensure_reproducer_file(store, testcase)
     lines = [f"bucket #{bucket.id}  [{bucket.status}]  severity {bucket.severity}  kind {bucket.kind}",
              f"crash type:  {bucket.crash_type}",
-             f"signature:   {bucket.signature_key}",
+             f"signature:   {signature_text(bucket)}",
              f"digest:      {bucket.signature_digest}"]
     if bucket.title:
         lines.append(f"message:     {bucket.title}")
@@ -108,7 +135,8 @@ def bucket_text(store: Store, bucket_id: int) -> str:
               f"reliability: {summary.reliability}"]
     if bucket.fixed_build_id:
         lines.append(f"fixed in:    {bucket.fixed_build_id}")
-    lines += ["", f"stack (testcase {testcase.id}, report from {testcase.report_source}):"]
+    lines += ["", f"stack (testcase {testcase.id}, report from {testcase.report_source}; "
+                  f"* = project frame):"]
     lines += ["  " + line for line in stack_lines(testcase)]
     size = f"{testcase.size} bytes"
     if testcase.minimized_size is not None:

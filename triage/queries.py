@@ -8,8 +8,15 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, undefer
 
 from triage.errors import UnknownBucketError
-from triage.models import (Bucket, BucketLink, HistoryEvent, QuarantineEntry, ReproRun, Testcase,
-                           as_utc)
+from triage.models import (
+    Bucket,
+    BucketLink,
+    HistoryEvent,
+    QuarantineEntry,
+    ReproRun,
+    Testcase,
+    as_utc,
+)
 
 SORT_KEYS = ("id", "count", "last-seen", "first-seen", "severity", "status", "size")
 

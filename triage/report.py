@@ -21,7 +21,13 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from triage.models import OPEN_STATUSES, utcnow
-from triage.present import describe_reproducer, repro_command, reproducer_data, stack_lines
+from triage.present import (
+    describe_reproducer,
+    repro_command,
+    reproducer_data,
+    signature_text,
+    stack_lines,
+)
 from triage.queries import detail, quarantined, summaries
 from triage.store import Store
 
@@ -64,7 +70,8 @@ def write_report(store: Store, out: Path) -> Path:
             report_text = report_text[:MAX_REPORT_CHARS] + "\n[... truncated ...]"
         page = env.get_template("bucket.html").render(
             b=info.summary.bucket, s=info.summary, t=testcase, testcases=info.testcases,
-            history=info.history, related=info.related, stack=stack_lines(testcase),
+            history=info.history, related=info.related, stack=stack_lines(testcase, None),
+            signature=signature_text(info.summary.bucket),
             readable=describe_reproducer(testcase.target, reproducer_data(testcase)),
             command=repro_command(store, testcase), report_text=report_text, **common)
         _write(out / f"bucket-{row.bucket.id}.html", page)

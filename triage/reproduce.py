@@ -3,13 +3,17 @@
 The command is a template (injectable: tests and `--repro-cmd` use their own);
 the default is the fuzz runner (CONTRACTS.md §5):
 
-    {python} -m fuzz.run --target {target} --repro {file} [--build {build}]
+    {python} -m fuzz.run --target {target} --repro {file} [--build B]
+
+B is the build the artifact was found with (its sidecar's build_flavor:
+planted-asan -> planted, ...) unless the Reproducer is given one; a planted
+bug only reproduces on the planted build.
 
 Exit codes of the command: 0 no failure, 1 (or any other non-zero) a failure
 whose report is on stdout/stderr, 2 the command could not run this testcase
 (unknown target, no runner): reproduction is *unavailable*, not a pass.
 
-Limits (applied in the child before exec, in its own session/process group):
+Limits (set with prlimit(2) on the child, which runs in its own session):
 - RLIMIT_CPU (cpu_seconds), RLIMIT_FSIZE (file_size_mb), RLIMIT_CORE = 0;
 - memory: an RSS watchdog polls the whole process group every 0.1 s and kills
   it above memory_mb. RLIMIT_AS is added only when the child is known not to
@@ -39,6 +43,9 @@ from typing import Any, Sequence
 REPRO_CMD_ENV = "BLAZEFUZZ_REPRO_CMD"
 DEFAULT_COMMAND = ("{python}", "-m", "fuzz.run", "--target", "{target}", "--repro", "{file}")
 UNAVAILABLE_EXIT = 2
+# Sidecar build_flavor (CONTRACTS.md §5) -> the runner's --build that reproduces it.
+RUNNER_BUILD = {"asan": "asan", "coverage": "coverage", "planted-asan": "planted",
+                "planted": "planted"}
 MB = 1 << 20
 
 
@@ -123,40 +130,52 @@ class Reproducer:
     def __init__(self, command: Sequence[str] | str | None = None, *, limits: Limits = Limits(),
                  build: str | None = None, asan: bool | None = None,
                  env: dict[str, str] | None = None, cwd: str | Path | None = None):
+        """build: the runner's --build, overriding the one each testcase was found with."""
         if command is None:
             command = os.environ.get(REPRO_CMD_ENV) or DEFAULT_COMMAND
         self.command = tuple(shlex.split(command) if isinstance(command, str) else command)
-        if build and self.command == DEFAULT_COMMAND:
-            self.command += ("--build", "{build}")
         self.limits = limits
         self.build = build
-        # Unknown builds are assumed to be ASan ones: the runner's default is.
-        self.asan = asan if asan is not None else (build in (None, "asan", "planted", "planted-asan")
-                                                  or "asan" in os.environ.get("LD_PRELOAD", ""))
+        self._asan = asan
         self.env = env
         self.cwd = str(cwd) if cwd else None
 
-    def argv(self, target: str, file: Path) -> list[str]:
+    def effective_build(self, found_with: str | None = None) -> str | None:
+        """The runner build to use: the override, else the testcase's own (sidecar flavor)."""
+        return self.build or RUNNER_BUILD.get(found_with or "")
+
+    def is_asan(self, build: str | None) -> bool:
+        # An unknown build is assumed to be an ASan one: the runner's default is.
+        if self._asan is not None:
+            return self._asan
+        return build != "coverage" or "asan" in os.environ.get("LD_PRELOAD", "")
+
+    def argv(self, target: str, file: Path, build: str | None = None) -> list[str]:
         values = {"python": sys.executable, "target": target, "file": str(file),
-                  "build": self.build or ""}
-        return [part.format(**values) for part in self.command]
+                  "build": build or ""}
+        argv = [part.format(**values) for part in self.command]
+        if build and self.command == DEFAULT_COMMAND:
+            argv += ["--build", build]
+        return argv
 
-    def describe(self, target: str, file: str | Path) -> str:
+    def describe(self, target: str, file: str | Path, build: str | None = None) -> str:
         """The exact command line, for people to paste."""
-        return shlex.join(self.argv(target, Path(file)))
+        return shlex.join(self.argv(target, Path(file), build))
 
-    def run_once(self, target: str, file: Path) -> RunResult:
-        argv = self.argv(target, file)
+    def run_once(self, target: str, file: Path, found_with: str | None = None) -> RunResult:
+        build = self.effective_build(found_with)
+        argv = self.argv(target, file, build)
+        asan = self.is_asan(build)
         limits = self.limits
         with tempfile.TemporaryFile() as out:
             started = time.monotonic()
             try:
                 child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                         start_new_session=True, cwd=self.cwd, env=self.env,
-                                         preexec_fn=self._limits_in_child)
+                                         start_new_session=True, cwd=self.cwd, env=self.env)
             except OSError as exc:
                 return RunResult(UNAVAILABLE_EXIT, False, False, 0.0,
                                  f"cannot run {argv[0]!r}: {exc.strerror}")
+            self._limit(child.pid, asan)
             timed_out = memory_exceeded = False
             try:
                 while child.poll() is None:
@@ -177,26 +196,28 @@ class Reproducer:
             duration = time.monotonic() - started
             output = _read_capped(out, limits.output_bytes)
         result = RunResult(child.returncode, timed_out, memory_exceeded, duration, output)
-        if result.failed and not (result.exit_code == UNAVAILABLE_EXIT):
+        if result.failed and result.exit_code != UNAVAILABLE_EXIT:
             try:
                 result.analysis = analyze(output)
             except Exception as exc:  # a parser bug must not stop triage
                 result.parse_error = f"{type(exc).__name__}: {exc}"
-        elif result.exit_code == UNAVAILABLE_EXIT:
-            result.analysis = None
         return result
 
-    def reproduce(self, target: str, data: bytes, times: int = 3) -> Reproduction:
-        """Run the testcase `times` times; the majority signature and its count."""
+    def reproduce(self, target: str, data: bytes, times: int = 3,
+                  found_with: str | None = None) -> Reproduction:
+        """Run the testcase `times` times; the majority signature and its count.
+
+        found_with: the build flavor the testcase was found with (its sidecar's)."""
         with tempfile.TemporaryDirectory(prefix="blazefuzz-repro-") as tmp:
             file = Path(tmp) / ("testcase-" + hashlib.sha1(data).hexdigest())
             file.write_bytes(data)
-            return self.reproduce_file(target, file, times)
+            return self.reproduce_file(target, file, times, found_with)
 
-    def reproduce_file(self, target: str, file: Path, times: int = 3) -> Reproduction:
+    def reproduce_file(self, target: str, file: Path, times: int = 3,
+                       found_with: str | None = None) -> Reproduction:
         result = Reproduction()
         for _ in range(max(1, times)):
-            run = self.run_once(target, file)
+            run = self.run_once(target, file, found_with)
             result.runs.append(run)
             if run.unavailable:
                 break  # the command cannot run here; repeating will not help
@@ -206,15 +227,25 @@ class Reproducer:
             result.analysis = next(run.analysis for run in result.runs if run.digest == digest)
         return result
 
-    def _limits_in_child(self) -> None:
+    def _limit(self, pid: int, asan: bool) -> None:
+        """Set the child's rlimits with prlimit(2) right after the spawn.
+
+        Not preexec_fn: the daemon has watcher threads, and code between fork and
+        exec in a threaded parent can deadlock. The child runs for microseconds
+        before the limits apply, far too little to matter."""
         limits = self.limits
-        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
         fsize = limits.file_size_mb * MB
-        resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        if not self.asan:
-            address_space = limits.memory_mb * MB
-            resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+        wanted = [(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5)),
+                  (resource.RLIMIT_FSIZE, (fsize, fsize)), (resource.RLIMIT_CORE, (0, 0))]
+        if not asan:
+            wanted.append((resource.RLIMIT_AS, (limits.memory_mb * MB,) * 2))
+        for which, value in wanted:
+            try:
+                resource.prlimit(pid, which, value)
+            except ProcessLookupError:
+                return  # already gone: nothing left to limit
+            except (OSError, ValueError):
+                continue  # e.g. a hard limit below ours: keep the stricter one
 
 
 def _group_rss(pid: int) -> int:

@@ -12,15 +12,18 @@ parameter lists, GCC's `.cold`/`.part.N`/`.isra.N`/`.constprop.N` clones.
 
 Two kinds get an adjusted frame choice:
 - timeout: the `depth` project frames nearest the harness (the outermost
-  ones). A hang is caught wherever the loop happens to be when the alarm
-  fires, so the innermost frame varies from run to run; the callers of the
-  loop do not.
+  ones), skipping the fuzzing code's own frames (triage.frames.DRIVER_RULES:
+  every hang of a target runs through the same driver loop). A hang is
+  caught wherever the loop happens to be when the alarm fires, so the
+  innermost frame varies from run to run; the callers of the loop do not.
+  A hang fewer than `depth` calls below the API entry point can still get
+  two signatures; similarity() links them (>= 0.6).
 - oracle-mismatch: the op the oracle names (`op Fetch`) comes first, then
   the frames: a logic bug is located by its oracle kind (in the crash type),
   the op and the code that checked it.
 
 key() is the stable text form (crash type, then one frame per line) and the
-dedup key; digest() its SHA-256. `similarity()` scores two crashes 0..1 for
+dedup key; digest() its SHA-256; Signature.from_key(key) reads it back. `similarity()` scores two crashes 0..1 for
 the fuzzy "related buckets" pass: it only links, never merges.
 """
 from __future__ import annotations
@@ -29,7 +32,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from triage.frames import project_frames
+from triage.frames import is_driver_frame, project_frames
 from triage.parsing.model import CrashReport, Frame
 from triage.parsing.python import oracle_op
 
@@ -49,6 +52,12 @@ class Signature:
 
     def key(self) -> str:
         return "\n".join((self.crash_type,) + self.frames)
+
+    @classmethod
+    def from_key(cls, key: str) -> Signature:
+        """The signature a stored key() came from (to compare stored buckets)."""
+        crash_type, *frames = key.split("\n")
+        return cls(crash_type, tuple(frames))
 
     def digest(self) -> str:
         return hashlib.sha256(self.key().encode("utf-8", errors="replace")).hexdigest()
@@ -89,7 +98,8 @@ def _chosen_frames(report: CrashReport, depth: int) -> tuple[Frame, ...]:
     if depth <= 0:
         return ()
     if report.kind == "timeout":
-        return frames[-depth:]
+        engine = tuple(f for f in frames if not is_driver_frame(f)) or frames
+        return engine[-depth:]
     return frames[:depth]
 
 

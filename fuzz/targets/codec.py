@@ -54,7 +54,7 @@ def _raw(data: bytes) -> None:
 
 
 def _generated_record(data: bytes) -> None:
-    record = O._read_record(V.Reader(data))
+    record = O.read_record(V.Reader(data))
     want_err = record_error(record)
     try:
         encoded = _encode(driver.to_engine(record))
@@ -118,7 +118,7 @@ _IMPORTS = ("import datetime\nimport math\nfrom uuid import UUID\n\n"
 def describe_input(data: bytes) -> str:
     """Readable Python of what this input checks."""
     if data[:1] == bytes([MODE_RECORD]):
-        record = O._read_record(V.Reader(data[1:]))
+        record = O.read_record(V.Reader(data[1:]))
         return (_IMPORTS + f"record = {driver.py_value(record)}\n"
                 "assert codec.decode(codec.encode(record)) == record\n")
     if data[:1] == bytes([MODE_INDEX_KEY]):

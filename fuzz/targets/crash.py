@@ -21,6 +21,8 @@ passes. For kind 3 the surviving handle must be usable and show the same.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from engine._native import store as _store_mod
 from engine.db import BlazeDB
 from engine.errors import BlazeError, StorageError
@@ -31,7 +33,7 @@ from fuzz.targets.ops import Session
 from fuzz import driver
 
 DB_FILE = "crash.blazedb"
-DB_OPTIONS = {"cache_pages": 64, "checkpoint_pages": 128}
+DB_OPTIONS = {"cache_pages": 32, "checkpoint_pages": 32}
 FAULT_OPS = ("write", "sync", "read", "truncate", "any")
 ERRNOS = ("EIO", "ENOSPC", "EROFS", "EMFILE")
 HEADER = 3
@@ -49,19 +51,40 @@ def _fresh_fs():
     return _FS
 
 
+@dataclass(frozen=True)
+class CrashPoint:
+    """The input's header as the first item of decode_input's list (kind % 4, n, keep)."""
+    kind: int
+    n: int
+    keep: int
+
+
+O.register_node(CrashPoint)
+DEFAULT_CRASH = CrashPoint(2, 255, 0)   # power loss after the last op
+
+
 def split_input(data: bytes):
     head = data[:HEADER].ljust(HEADER, b"\0")
     return (head[0] % 4, head[1], head[2]), O.decode(data[HEADER:])
 
 
-def encode_input(crash: tuple, ops) -> bytes:
+def encode_input(crash, ops=None) -> bytes:
+    """encode_input((kind, n, keep), ops), or encode_input(items) with items as
+    decode_input gives them: a CrashPoint (DEFAULT_CRASH when the minimizer
+    dropped it) and ops."""
+    if ops is None:
+        items = list(crash)
+        points = [x for x in items if type(x) is CrashPoint]
+        point = points[0] if points else DEFAULT_CRASH
+        crash, ops = (point.kind, point.n, point.keep), [x for x in items if type(x) is not CrashPoint]
     kind, n, keep = crash
-    return bytes((kind, n, keep)) + O.encode(ops)
+    return bytes((kind % 4, n, keep)) + O.encode(ops)
 
 
 def decode_input(data: bytes) -> list:
-    """The op list (the crash header stays with the input; see split_input)."""
-    return split_input(data)[1]
+    """[CrashPoint, *ops]: encode_input(decode_input(d)) decodes to the same list."""
+    (kind, n, keep), ops = split_input(data)
+    return [CrashPoint(kind, n, keep), *ops]
 
 
 def _arm(vfs, kind: int, n: int, keep: int) -> None:
@@ -106,6 +129,22 @@ def _verify(db, i, op, allowed: list, stage: str) -> None:
         raise OracleMismatch("recovery", i, op, "a clean check()", f"{type(exc).__name__}: {exc}", stage)
 
 
+def _abandon(vfs, db, power_loss: bool) -> None:
+    """Drop the handle that lived through the crash. With power loss it must not
+    write another byte (a dead machine does not close files cleanly): every
+    file operation fails while it closes, then the files revert to what was synced."""
+    if power_loss:
+        vfs.fail("any", nth=1, errno="EIO", persistent=True)
+    try:
+        db.close()
+    except BlazeError:
+        pass
+    if power_loss:
+        vfs.power_loss()
+    else:
+        vfs.reset()
+
+
 def run(crash: tuple, ops) -> None:
     kind, n, keep = crash
     fs = _fresh_fs()
@@ -138,20 +177,14 @@ def run(crash: tuple, ops) -> None:
         else:
             allowed = [committed]
     finally:
-        # The old handle: closed (rolls back) if it can be; a dead machine may refuse.
         survivor = session.db if kind == 3 and fault_op is not None else None
         if survivor is None and session.db is not None:
-            try:
-                session.db.close()
-            except BlazeError:
-                pass
+            _abandon(vfs, session.db, power_loss=kind != 3)
     if kind == 3:
         vfs.reset()
         if survivor is not None and not survivor.closed:  # a failed Reopen leaves none
             _verify(survivor, fault_at, fault_op, allowed, "the handle that saw the I/O error")
             survivor.close()
-    else:
-        vfs.power_loss()
     try:
         db = open_db()
     except BlazeError as exc:

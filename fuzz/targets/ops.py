@@ -31,7 +31,7 @@ from fuzz.semantics_ref import okey, strict_equal, strict_equal_list
 
 DB_FILE = "ops.blazedb"
 # Small cache and checkpoint threshold: short streams still reach eviction and auto-checkpoint.
-DB_OPTIONS = {"cache_pages": 64, "checkpoint_pages": 128}
+DB_OPTIONS = {"cache_pages": 32, "checkpoint_pages": 8}
 
 
 def _rows_equal(expected: list, actual: list, func: str) -> bool:

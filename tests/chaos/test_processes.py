@@ -94,7 +94,7 @@ def test_second_writer_gets_locked_error_or_waits(tmp_path):
     impatient = start_writer(path, 4001, 3)
     out, _ = impatient.communicate(timeout=60)
     assert out.splitlines()[0].startswith("error LockedError"), out
-    patient = start_writer(path, 4000, 3, "--lock-timeout", "30")
+    patient = start_writer(path, 4002, 3, "--lock-timeout", "30")
     out, err = patient.communicate(timeout=90)
     assert out.splitlines()[0] == "opened" and out.splitlines()[-1] == "closed", err[-2000:]
     holder.communicate(timeout=30)

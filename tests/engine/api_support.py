@@ -1,25 +1,12 @@
-"""Shared helpers of the API/query/index tests.
-
-BLAZEDB_TEST_FAKE_NATIVE=1 runs them against tests/engine/fake_native.py
-instead of the C core (a development aid for when the core is not built);
-the default is always the real engine._store / engine._codec.
-"""
+"""Shared helpers of the API/query/index tests (they run on the real C core)."""
 from __future__ import annotations
 
-import os
-import sys
-import types
-
-if os.environ.get("BLAZEDB_TEST_FAKE_NATIVE") == "1" and "engine._native" not in sys.modules:
-    from tests.engine import fake_native
-    _mod = types.ModuleType("engine._native")
-    _mod.store = fake_native
-    _mod.codec = fake_native
-    _mod.BUILD = {"flavor": "fake"}
-    sys.modules["engine._native"] = _mod
-
-from engine.db import BlazeDB  # noqa: E402
+from engine.db import BlazeDB
 
 
 def memory_db(**kwargs) -> BlazeDB:
+    """A fresh in-memory database (a private MemFS)."""
     return BlazeDB(None, **kwargs)
+
+
+__all__ = ["BlazeDB", "memory_db"]

@@ -8,10 +8,10 @@ from fractions import Fraction
 
 import pytest
 
-from tests.engine.api_support import memory_db
 from engine.aggregate import exact_sum
 from engine.errors import QueryError
 from engine.query import F, avg, count, max_, min_, sum_
+from tests.engine.api_support import memory_db
 
 
 @pytest.fixture

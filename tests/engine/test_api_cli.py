@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from tests.engine.api_support import BlazeDB
 from engine.cli import db as db_cli
+from tests.engine.api_support import BlazeDB
 
 
 def make(path):

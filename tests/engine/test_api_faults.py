@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.engine.api_support import BlazeDB
 from engine._native import store as native
-from engine.errors import DiskFullError, ReadOnlyError, StorageError
+from engine.errors import DiskFullError, ReadOnlyError, StorageError, TransactionError
 from engine.query import F
+from tests.engine.api_support import BlazeDB
 
 
 def fresh(fs):
@@ -61,3 +61,24 @@ def test_readonly_handle_reads_and_refuses_writes(tmp_path):
         with pytest.raises(ReadOnlyError):
             ro.insert({"k": 1})
         ro.check()
+
+
+@pytest.mark.chaos
+def test_a_failed_commit_undoes_index_definitions_made_in_the_transaction():
+    fs = native.FaultVFS(native.MemFS())
+    db = fresh(fs)
+    db.begin()
+    db.create_index("z")
+    db.insert({"k": 1000, "g": 0, "z": "x"})
+    fs.fail("sync", nth=1, errno="EIO")
+    with pytest.raises(StorageError):
+        db.commit()
+    fs.reset()
+    assert not db.in_transaction
+    with pytest.raises(TransactionError, match="without begin"):
+        db.rollback()
+    assert [i["name"] for i in db.indexes()] == ["gk", "k"]
+    assert db.count() == 30 and db.query().where(F("z") == "x").count() == 0
+    db.insert({"k": -1, "g": 0, "z": "y"})
+    db.check()
+    db.close()

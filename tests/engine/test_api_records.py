@@ -9,17 +9,22 @@ import uuid
 
 import pytest
 
-from tests.engine.api_support import memory_db
 from engine._native import store as native_store
 from engine.db import BlazeDB
 from engine.errors import (
-    BlazeError, ClosedError, DuplicateRecordError, InvalidRecordError, RecordNotFound,
-    TransactionError, UniqueConstraintError,
+    BlazeError,
+    ClosedError,
+    DuplicateRecordError,
+    InvalidRecordError,
+    RecordNotFound,
+    TransactionError,
+    UniqueConstraintError,
 )
 from engine.query import F
 from engine.types import Vector
+from tests.engine.api_support import memory_db
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @pytest.fixture
@@ -155,11 +160,10 @@ def test_delete_is_idempotent_and_delete_all_counts(db):
 def test_transaction_context_manager_commits_or_rolls_back(db):
     with db.transaction():
         a = db.insert({"n": 1})
-    with pytest.raises(RuntimeError):
-        with db.transaction():
-            db.insert({"n": 2})
-            db.update(a, {"n": 100})
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), db.transaction():
+        db.insert({"n": 2})
+        db.update(a, {"n": 100})
+        raise RuntimeError("boom")
     assert db.count() == 1 and db.fetch(a)["n"] == 1
 
 

@@ -58,7 +58,7 @@ def test_unit_tests_pass_under_address_and_undefined_sanitizers(tmp_path):
     exe = build("clang-19", tmp_path / "test_btree_asan",
                 ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined",
                  "-fno-sanitize-recover=all"])
-    proc = run(exe, env_extra={"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0",
+    proc = run(exe, "quick", env_extra={"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0",
                                "UBSAN_OPTIONS": "print_stacktrace=1"})
     output = proc.stdout + proc.stderr
     assert not any(marker in output for marker in SANITIZER_MARKERS), output
@@ -81,3 +81,57 @@ def test_normal_module_deletes_keys_ending_in_0x2a():
         assert store.get("t", b"a*") is None
         assert store.count("t") == 0
         store.check()
+
+
+def test_binding_matches_a_dict_model_through_scans_rollbacks_and_reopen():
+    """The same kind of check through engine._store: random writes in
+    committed and rolled-back transactions over two trees, scans that keep
+    running while their tree changes, and a reopen."""
+    import random
+
+    store_mod = pytest.importorskip("engine._store")
+    rng = random.Random(20261125)
+    fs = store_mod.MemFS()
+    model = {"a": {}, "b": {}}
+    store = store_mod.Store("model.db", vfs=fs)
+    for name in model:
+        store.create_tree(name)
+    for txn in range(40):
+        tree = rng.choice("ab")
+        shadow = {name: dict(entries) for name, entries in model.items()}
+        store.begin()
+        for _ in range(rng.randint(1, 120)):
+            key = bytes(rng.choice(b"xyz*") for _ in range(rng.randint(0, 5)))
+            if rng.random() < 0.35:
+                assert store.delete(tree, key) == (key in shadow[tree])
+                shadow[tree].pop(key, None)
+            else:
+                value = rng.randbytes(rng.choice([0, 3, 300, 5000]))
+                assert store.put(tree, key, value) == (key in shadow[tree])
+                shadow[tree][key] = value
+        if txn % 4 == 3:
+            store.rollback()
+        else:
+            store.commit()
+            model = shadow
+        for name, entries in model.items():
+            assert store.count(name) == len(entries)
+            assert list(store.scan(name)) == sorted(entries.items())
+    # A scan that deletes what it has seen and inserts ahead of itself.
+    seen = []
+    for key, _ in store.scan("a"):
+        seen.append(key)
+        store.delete("a", key)
+        model["a"].pop(key)
+        if len(seen) == 1:
+            store.put("a", b"zzzzzz", b"late")
+            model["a"][b"zzzzzz"] = b"late"
+    assert seen == sorted(seen) and seen[-1] == b"zzzzzz" and model["a"] == {}
+    report = store.check()
+    assert report["trees"]["a"]["entries"] == 0 and report["underfull_pages"] == 0
+    store.close()
+    with store_mod.Store("model.db", vfs=fs) as again:
+        assert again.trees() == ["a", "b"]
+        assert list(again.scan("b")) == sorted(model["b"].items())
+        assert list(again.scan("b", reverse=True)) == sorted(model["b"].items(), reverse=True)
+        again.check()

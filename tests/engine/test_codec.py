@@ -8,19 +8,26 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 import random
+import shutil
 import struct
+import subprocess
+import sys
+import sysconfig
 import uuid
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from engine._native import codec
 from engine.errors import CorruptRecordError, InvalidRecordError, RecordTooLargeError
 from engine.types import MISSING, Vector
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 encode, decode, index_key = codec.encode, codec.decode, codec.index_key
 
 
@@ -147,6 +154,16 @@ def test_key_order_is_code_point_order_whatever_the_insertion_order():
     assert list(decode(encode(forward))) == sorted(keys)
 
 
+@pytest.mark.parametrize("n", [2, 24, 25, 300])       # insertion sort and qsort alike
+def test_any_number_of_keys_in_any_order_encode_identically(n):
+    keys = [f"k{i:03d}" for i in range(n)]
+    shuffled = keys[:]
+    random.Random(n).shuffle(shuffled)
+    data = encode({k: i for i, k in enumerate(shuffled)})
+    assert list(decode(data)) == keys
+    assert data == encode(dict(sorted(decode(data).items(), reverse=True)))
+
+
 def test_equal_records_encode_identically_and_different_ones_differently():
     assert encode({"a": 1, "b": [1, 2]}) == encode({"b": (1, 2), "a": 1})
     distinct = [{"a": 1}, {"a": 1.0}, {"a": True}, {"a": "1"}, {"a": b"1"}, {"a": [1]},
@@ -166,6 +183,8 @@ def test_equal_records_encode_identically_and_different_ones_differently():
      ["field addr.tags[3]", "naive"]),
     ({"a": dt.datetime(1, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=1)))}, InvalidRecordError,
      ["field a", "outside the storable range"]),
+    ({"a": dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=dt.timezone(-dt.timedelta(hours=1)))},
+     InvalidRecordError, ["field a", "outside the storable range"]),
     ({"a": dt.date(2020, 1, 1)}, InvalidRecordError, ["field a", "type datetime.date"]),
     ({"s": {1, 2}}, InvalidRecordError, ["field s", "type set"]),
     ({"s": object()}, InvalidRecordError, ["field s", "type object"]),
@@ -350,22 +369,63 @@ def test_decode_accepts_bytes_like_and_rejects_other_types():
         decode("BZ\x01\x00")
 
 
+PLANTED_TRIGGER = {"Zap!": "Zap! a string", "data": b"Zap!\x00"}   # see decode.c, planted_bug
+
+
 def test_the_planted_bug_is_absent_from_normal_builds():
     assert codec.PLANTED_BUGS == 0
-    record = {"s": "Z" + "a" * 12}
-    assert decode(encode(record)) == record
+    assert decode(encode(PLANTED_TRIGGER)) == PLANTED_TRIGGER
+
+
+CLANG = "clang-19"
+ASAN_RUNTIME = Path("/usr/lib/llvm-19/lib/clang/19/lib/linux/libclang_rt.asan-x86_64.so")
+
+
+@pytest.mark.fuzzbuild
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which(CLANG) is None or not ASAN_RUNTIME.exists(),
+                    reason="needs clang-19 and its ASan runtime (libclang-rt-19-dev)")
+def test_the_planted_build_overflows_the_heap_on_the_trigger(tmp_path):
+    """-DBLAZEDB_PLANT_BUGS plants a heap-buffer-overflow WRITE that ASan reports in the codec."""
+    import engine
+    csrc = Path(engine.__file__).parent / "csrc" / "codec"
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    subprocess.run([CLANG, "-shared", "-fPIC", "-std=c11", "-g", "-O1", "-Wall", "-Wextra", "-Werror",
+                    "-fsanitize=address", "-shared-libasan", "-DBLAZEDB_PLANT_BUGS",
+                    f"-I{sysconfig.get_paths()['include']}", f"-I{csrc}",
+                    *map(str, sorted(csrc.glob("*.c"))), "-o", str(tmp_path / f"_codec{suffix}")],
+                   check=True, capture_output=True, timeout=120)
+    shutil.copy(Path(codec.__file__).parent / f"_store{suffix}", tmp_path)
+    script = ("from engine._native import codec\n"
+              "assert codec.PLANTED_BUGS == 1\n"
+              "assert codec.decode(codec.encode({'s': 'Zip! harmless'}))\n"
+              "print('decoding the trigger', flush=True)\n"
+              f"codec.decode({encode(PLANTED_TRIGGER)!r})\n")
+    env = dict(os.environ, LD_PRELOAD=str(ASAN_RUNTIME), ASAN_OPTIONS="detect_leaks=0",
+               BLAZEDB_NATIVE_DIR=str(tmp_path))
+    proc = subprocess.run([sys.executable, "-c", script], check=False, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert "decoding the trigger" in proc.stdout, proc.stderr[-2000:]
+    assert proc.returncode != 0
+    assert "AddressSanitizer: heap-buffer-overflow" in proc.stderr
+    assert "WRITE of size 1" in proc.stderr and "planted_bug" in proc.stderr
 
 
 # ---------------------------------------------------------------- property: round trip
 
-def records(date_zones=st.just(UTC)):
+ZONES = st.sampled_from([UTC, dt.timezone(dt.timedelta(hours=5, minutes=30)),
+                         dt.timezone(-dt.timedelta(hours=8)), dt.timezone(dt.timedelta(microseconds=1))])
+
+
+def records():
     leaves = st.one_of(
         st.none(), st.booleans(),
         st.integers(-2**63, 2**63 - 1),
         st.sampled_from([2**63 - 1, -2**63, 2**53 + 1, -2**53 - 1, 0]),
         st.floats(allow_nan=True, allow_infinity=True),
         st.text(max_size=20), st.binary(max_size=20),
-        st.datetimes(timezones=date_zones),
+        st.datetimes(timezones=st.just(UTC)),
+        st.datetimes(dt.datetime(2, 1, 1), dt.datetime(9998, 12, 31), timezones=ZONES),
         st.uuids(),
         st.lists(st.floats(), max_size=5).map(Vector),
     )

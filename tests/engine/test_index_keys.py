@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import uuid
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from tests.engine.api_support import memory_db  # noqa: F401  (selects the native modules)
-from tests.engine.test_query_semantics import SAMPLES
 from engine._native import codec
 from engine.semantics import sort_key
 from engine.types import Vector
+from tests.engine.api_support import memory_db  # noqa: F401  (selects the native modules)
+from tests.engine.test_query_semantics import SAMPLES
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def cmp(a, b):

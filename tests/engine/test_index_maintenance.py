@@ -6,11 +6,11 @@ import uuid
 
 import pytest
 
-from tests.engine.api_support import memory_db
 from engine._native import codec
 from engine.errors import BlazeIndexError, CorruptDatabaseError, UniqueConstraintError
 from engine.query import F
 from engine.types import MISSING
+from tests.engine.api_support import memory_db
 
 
 @pytest.fixture
@@ -63,12 +63,11 @@ def test_indexes_follow_insert_update_replace_upsert_delete(db):
 def test_rollback_undoes_index_entries_and_index_definitions(db):
     db.create_index("k")
     a = db.insert({"k": 1})
-    with pytest.raises(RuntimeError):
-        with db.transaction():
-            db.update(a, {"k": 2})
-            db.insert({"k": 3})
-            db.create_index("j")
-            raise RuntimeError
+    with pytest.raises(RuntimeError), db.transaction():
+        db.update(a, {"k": 2})
+        db.insert({"k": 3})
+        db.create_index("j")
+        raise RuntimeError
     expect(db, "k", [((1,), a)])
     assert [i["name"] for i in db.indexes()] == ["k"]
     assert "idx:j" not in db._store.trees()
@@ -166,3 +165,25 @@ def test_check_finds_a_record_under_the_wrong_key(db):
     db._store.put("records", uuid.UUID(int=5).bytes, db._store.get("records", a.bytes))
     with pytest.raises(CorruptDatabaseError, match="holds a record whose id"):
         db.check()
+
+
+def test_index_entries_of_records_given_as_tuples_subclasses_and_bytearrays(db):
+    import collections
+    import datetime as dt
+
+    class Tags(list):
+        pass
+    db.create_index("t.0", name="t0")
+    db.create_index("o.x", name="ox")
+    db.create_index("b")
+    db.create_index("d")
+    cet = dt.timezone(dt.timedelta(hours=1))
+    a = db.insert({"t": ("p", "q"), "o": collections.OrderedDict(x=(1, 2)), "b": bytearray(b"z"),
+                   "d": dt.datetime(2020, 1, 1, 1, tzinfo=cet)})
+    b = db.insert({"t": Tags(["p"]), "o": {"x": [1, 2]}, "b": memoryview(b"z"),
+                   "d": dt.datetime(2020, 1, 1, tzinfo=dt.UTC)})
+    db.check()
+    for where in (F("t.0") == "p", F("o.x") == [1, 2], F("b") == b"z",
+                  F("d") == dt.datetime(2020, 1, 1, tzinfo=dt.UTC)):
+        assert db.query().where(where).explain()["plan"] == "index_scan"
+        assert [r["id"] for r in db.query().where(where).all()] == sorted([a, b])

@@ -5,8 +5,8 @@ import uuid
 
 import pytest
 
-from tests.engine.api_support import memory_db
 from engine.query import F
+from tests.engine.api_support import memory_db
 
 
 @pytest.fixture
@@ -77,12 +77,28 @@ def test_order_by_an_indexed_field_streams_in_index_order(db):
     q2 = db.query().where(F("a") >= 8).order_by("a").limit(4)
     assert plan(q2)["plan"] == "index_scan" and "no sort" in plan(q2)["order"]
     assert [(r["a"], r["id"].int) for r in q2.all()] == [(8, 9), (8, 19), (8, 29), (8, 39)]
-    desc = db.query().order_by(("a", "desc")).limit(2)
-    assert plan(desc)["plan"] == "full_scan"                  # desc + id ties: sorted
-    assert [(r["a"], r["id"].int) for r in desc.all()] == [(9, 10), (9, 20)]
+    desc = db.query().order_by(("a", "desc")).limit(3)
+    assert plan(desc)["plan"] == "index_order" and "descending" in plan(desc)["order"]
+    assert [(r["a"], r["id"].int) for r in desc.all()] == [(9, 10), (9, 20), (9, 30)]
+    mixed = db.query().order_by(("a", "desc"), "b").limit(2)
+    assert plan(mixed)["plan"] == "full_scan"                 # no index has (a, b)
+    in_desc = db.query().where(F("a").in_([2, 7])).order_by(("a", "desc")).offset(19).limit(2)
+    assert plan(in_desc)["ranges"] == 2 and "no sort" in plan(in_desc)["order"]
+    assert [(r["a"], r["id"].int) for r in in_desc.all()] == [(7, 198), (2, 3)]
 
 
 def test_impossible_range_reads_nothing(db):
     db.create_index("a")
     q = db.query().where(F("a") > 5, F("a") < 2)
     assert plan(q)["ranges"] == 0 and q.all() == []
+
+
+def test_plans_whose_ranges_are_the_whole_filter_skip_the_recheck(db):
+    db.create_index("a")
+    db.create_index(["a", "b"], name="ab")
+    assert plan(db.query().where(F("a") == 3))["exact"] is True
+    assert plan(db.query().where(F("a") > 3, F("a") <= 7))["exact"] is True
+    assert plan(db.query().where(F("a") == 3, F("b").between(1, 2)))["exact"] is True
+    e = plan(db.query().where(F("a") == 3, F("s") == "13"))
+    assert e["exact"] is False and "re-checked" in e["reason"]
+    assert db.query().where(F("a") == 3, F("s") == "13").count() == 1

@@ -8,8 +8,8 @@ import uuid
 import msgpack
 import pytest
 
-from tests.engine.api_support import memory_db
 from engine.query import F, Query, and_, avg, count, not_, or_
+from tests.engine.api_support import memory_db
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def test_where_combines_and_defaults_to_id_order(db):
     assert names(db.query().where(F("city") == "Oslo", F("age") >= 30).all()) == ["ann", "cid"]
     # NaN is the smallest number, so eve's NaN age is < 26 (semantics.md §2)
     assert names(db.query().where(or_(F("age") < 26, F("city") == None)).all()) == \
-        ["bob", "dan", "eve"]  # noqa: E711
+        ["bob", "dan", "eve"]
     assert names(db.query().where(and_(F("tags").contains("x"), not_(F("age") > 30))).all()) \
         == ["ann", "cid"]
     assert names(db.query().where(F("address.city") == "Rome").all()) == ["bob"]

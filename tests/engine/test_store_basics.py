@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import (
-    ClosedError, CorruptDatabaseError, ReadOnlyError, RecordTooLargeError, StorageError,
+    ClosedError, CorruptDatabaseError, LockedError, ReadOnlyError, RecordTooLargeError, StorageError,
     TransactionError,
 )
 from tests.engine.store_support import DB, MemFS, Store, native
@@ -241,6 +241,33 @@ def test_readonly_store_sees_each_new_commit_and_never_an_uncommitted_one(fs):
         assert r.get("t", b"n") == b"%d" % i == r.get("t", b"m")
         if i % 10 == 9:
             w.checkpoint()
+    r.close()
+    w.close()
+
+
+def test_a_readonly_scan_sees_one_committed_state_from_first_to_last_item(fs):
+    w = Store(DB, vfs=fs)
+    w.create_tree("t")
+    w.begin()
+    for i in range(300):
+        w.put("t", b"%04d" % i, b"old")
+    w.commit()
+    r = Store(DB, vfs=fs, readonly=True)
+    seen = []
+    for n, (key, value) in enumerate(r.scan("t")):
+        seen.append(value)
+        if n % 50 == 0:                       # the writer commits (and checkpoints) meanwhile
+            w.begin()
+            for i in range(300):
+                w.put("t", b"%04d" % i, b"new%d" % n)
+            w.commit()
+            if n == 100:
+                with pytest.raises(LockedError):   # the reader's snapshot pins the log
+                    w.checkpoint()
+    assert seen == [b"old"] * 300
+    assert r.get("t", b"0000") == b"new250"     # the next call sees the newest commit
+    w.checkpoint()                              # and the log can be checkpointed again
+    assert r.get("t", b"0299") == b"new250"
     r.close()
     w.close()
 

@@ -101,10 +101,10 @@ def test_instrumented_module_loads_only_under_its_preload(tmp_path):
     """The documented reason for the preload: without it the import fails."""
     built = fbuild.build("asan", out_root=tmp_path, modules=fixture_modules())
     probe = [sys.executable, "-c", "from engine._native import codec; print(codec.parse(b'\\x01\\x00'))"]
-    without = subprocess.run(probe, env={**built.env(), "LD_PRELOAD": ""}, capture_output=True,
+    without = subprocess.run(probe, check=False, env={**built.env(), "LD_PRELOAD": ""}, capture_output=True,
                              text=True, cwd=REPO)
     assert without.returncode != 0 and "undefined symbol" in without.stderr
-    under = subprocess.run(probe, env=built.env(), capture_output=True, text=True, cwd=REPO)
+    under = subprocess.run(probe, check=False, env=built.env(), capture_output=True, text=True, cwd=REPO)
     assert under.returncode == 0, under.stderr
     assert under.stdout.strip() == "1"
 
@@ -121,7 +121,7 @@ def test_compile_error_is_reported_with_the_compiler_message(tmp_path, fixture_t
 
 
 def test_cli_rejects_unknown_flavor_with_exit_2():
-    proc = subprocess.run([sys.executable, "-m", "fuzz.build", "--flavor", "bogus"], cwd=REPO,
+    proc = subprocess.run([sys.executable, "-m", "fuzz.build", "--flavor", "bogus"], check=False, cwd=REPO,
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert "bogus" in proc.stderr

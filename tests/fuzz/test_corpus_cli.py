@@ -8,7 +8,13 @@ from click.testing import CliRunner
 
 from fuzz import run as frun
 from fuzz.corpus_cli import corpus
-from tests.fuzz.runner_fixtures import CLEAN_TARGET, OVERFLOW_INPUT, TARGET, cli_env, fuzzbuild
+from tests.fuzz.runner_fixtures import (
+    CLEAN_TARGET,
+    OVERFLOW_INPUT,
+    TARGET,
+    cli_env,
+    fuzzbuild,
+)
 
 pytestmark = fuzzbuild
 

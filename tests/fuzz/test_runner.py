@@ -3,9 +3,9 @@ repro, jobs, Ctrl-C, exit codes. Runs against the fixture C core and fixture tar
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
-import json
 import subprocess
 import sys
 import time
@@ -17,8 +17,17 @@ from click.testing import CliRunner
 from fuzz import artifacts as art
 from fuzz import run as frun
 from fuzz import stats as fstats
-from tests.fuzz.runner_fixtures import (BUILD_CACHE, CLEAN_TARGET, OVERFLOW_INPUT, REPO, TARGET, cli_env,
-                                        config, fuzzbuild, subprocess_env)
+from tests.fuzz.runner_fixtures import (
+    BUILD_CACHE,
+    CLEAN_TARGET,
+    OVERFLOW_INPUT,
+    REPO,
+    TARGET,
+    cli_env,
+    config,
+    fuzzbuild,
+    subprocess_env,
+)
 
 # ---------------------------------------------------------------- status lines and stats file
 
@@ -204,7 +213,7 @@ class TestFuzzing:
         assert "FixtureMismatch" in sidecar["report"] and sidecar["argv"][0].endswith(TARGET)
         assert artifact.read_bytes().startswith(b"BUG!")
         records = fstats.read_stats(tmp_path / ".blazefuzz" / "stats" / f"{TARGET}.jsonl")
-        assert [r["event"] for r in records][0] == "start" and records[-1]["event"] == "finish"
+        assert records[0]["event"] == "start" and records[-1]["event"] == "finish"
         assert any(r["event"] == "INITED" for r in records)
         assert records[-1]["exit_code"] == 1 and records[-1]["artifacts"] == [str(artifact)]
         assert result.log.is_file() and "Test unit written" in result.log.read_text()
@@ -235,11 +244,11 @@ class TestFuzzing:
         crash = tmp_path / "overflow"
         crash.write_bytes(OVERFLOW_INPUT)
         args = ["--target", TARGET, "--repro", str(crash)]
-        failing = subprocess.run([sys.executable, "-m", "fuzz.run", *args, "--build", "planted"], cwd=REPO,
+        failing = subprocess.run([sys.executable, "-m", "fuzz.run", *args, "--build", "planted"], check=False, cwd=REPO,
                                  env=subprocess_env(tmp_path), capture_output=True, text=True)
         assert failing.returncode == 1 and "heap-buffer-overflow" in failing.stdout
         assert "fails (a finding)" in failing.stdout
-        clean = subprocess.run([sys.executable, "-m", "fuzz.run", *args], cwd=REPO,
+        clean = subprocess.run([sys.executable, "-m", "fuzz.run", *args], check=False, cwd=REPO,
                                env=subprocess_env(tmp_path), capture_output=True, text=True)
         assert clean.returncode == 0 and "runs clean" in clean.stdout
 
@@ -251,13 +260,13 @@ class TestFuzzing:
             assert art.read_sidecar(artifact)["report"].count("Uncaught Python exception") == 1
 
     def test_harness_is_executable_with_the_project_interpreter(self, tmp_path):
-        built, script = frun.prepare(config(tmp_path, flavor="coverage"))
+        _, script = frun.prepare(config(tmp_path, flavor="coverage"))
         assert script.stat().st_mode & 0o111
         assert script.read_text().splitlines()[0] == f"#!{sys.executable}"
         # Run by hand (no preload in the environment) it sets its environment up itself.
         crash = tmp_path / "in"
         crash.write_bytes(b"BUG!")
-        proc = subprocess.run([str(script), str(crash)], capture_output=True, text=True, cwd=tmp_path,
+        proc = subprocess.run([str(script), str(crash)], check=False, capture_output=True, text=True, cwd=tmp_path,
                               env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
         assert proc.returncode != 0 and "FixtureMismatch" in proc.stdout + proc.stderr
 
@@ -278,3 +287,33 @@ class TestFuzzing:
         assert b"no finding (interrupted)" in out or b"no finding" in out
         assert fstats.read_stats(stats)[-1]["event"] == "finish"
         assert any((tmp_path / "corpus" / CLEAN_TARGET / "grown").iterdir())
+
+
+# ---------------------------------------------------------------- nightly
+
+
+class TestNightly:
+    pytestmark = fuzzbuild
+
+    def test_nightly_fuzzes_verifies_reports_and_exits_1_on_new_findings(self, tmp_path):
+        from fuzz.nightly import nightly
+
+        # An artifact from an earlier night that no longer fails: a fixed candidate.
+        crashes = tmp_path / "crashes" / TARGET
+        crashes.mkdir(parents=True)
+        old = crashes / f"crash-{hashlib.sha1(b'ok').hexdigest()}"
+        old.write_bytes(b"ok")
+        result = CliRunner().invoke(nightly, ["--budget", "12", "--targets", TARGET, "--no-triage"],
+                                    env=cli_env(tmp_path), catch_exceptions=False)
+        assert result.exit_code == 1, result.output
+        reports = list((tmp_path / "reports" / "nightly").glob("*.json"))
+        assert len(reports) == 1
+        report = json.loads(reports[0].read_text())
+        assert report["new_findings"] >= 1
+        (target,) = report["targets"]
+        assert target["target"] == TARGET and target["new_findings"]
+        assert target["new_findings"][0]["headline"].startswith("FixtureMismatch")
+        assert report["verified"] == [{"artifact": str(old), "status": "fixed?"}]
+        markdown = reports[0].with_suffix(".md").read_text()
+        assert "FixtureMismatch" in markdown and "fixed?" in markdown
+        assert (tmp_path / "corpus" / TARGET / "grown").is_dir()       # minimized, still there

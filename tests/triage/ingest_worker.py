@@ -1,6 +1,6 @@
 """A separate ingesting process for the concurrency and kill -9 tests.
 
-usage: python ingest_worker.py STORE_URL DIR [--start-at EPOCH]
+usage: python ingest_worker.py STORE_URL DIR [--start-at EPOCH] [--home DIR]
 Ingests every artifact under DIR (no reproduction) and prints a JSON line of
 outcome counts. --start-at lines several workers up on one instant.
 """
@@ -23,7 +23,8 @@ def main() -> int:
     if "--start-at" in sys.argv:
         time.sleep(max(0.0, float(sys.argv[sys.argv.index("--start-at") + 1]) - time.time()))
     outcomes = Counter()
-    with open_store(url, retry_seconds=60) as store:
+    home = Path(sys.argv[sys.argv.index("--home") + 1]) if "--home" in sys.argv else None
+    with open_store(url, retry_seconds=60, home=home) as store:
         ingester = Ingester(store)
         for path in find_artifacts([directory]):
             try:

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from tests.triage import reports
-from tests.triage.support import HERE, store_url  # noqa: F401  (fixtures)
+from tests.triage import reports, support
+from tests.triage.support import HERE
 from tests.triage.test_store import postgres_schema
 from triage.models import Bucket, Testcase
 from triage.store import open_store
@@ -23,6 +23,8 @@ from triage.store import open_store
 WORKER = HERE / "ingest_worker.py"
 ARTIFACTS = 200
 WORKERS = 4
+
+store_url = support.store_url  # shared fixture
 
 
 def make_batch(directory: Path, count: int) -> dict[str, int]:
@@ -35,9 +37,10 @@ def make_batch(directory: Path, count: int) -> dict[str, int]:
     return expected
 
 
-def run_workers(url: str, directories: list[Path]) -> list[dict]:
+def run_workers(url: str, directories: list[Path], home: Path) -> list[dict]:
     start = time.time() + 1.5  # every worker imported and waiting: a real race
-    procs = [subprocess.Popen([sys.executable, str(WORKER), url, str(d), "--start-at", str(start)],
+    procs = [subprocess.Popen([sys.executable, str(WORKER), url, str(d), "--start-at", str(start),
+                               "--home", str(home)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for d in directories]
     results = []
@@ -48,8 +51,8 @@ def run_workers(url: str, directories: list[Path]) -> list[dict]:
     return results
 
 
-def assert_exactly_once(url: str, expected: dict[str, int]) -> None:
-    with open_store(url) as store:
+def assert_exactly_once(url: str, expected: dict[str, int], home: Path) -> None:
+    with open_store(url, home=home) as store:
         rows = store.read(lambda s: s.execute(select(Testcase.sha256, Testcase.bucket_id)).all())
         buckets = store.read(lambda s: s.scalar(select(func.count()).select_from(Bucket)))
     assert sorted(sha for sha, _ in rows) == sorted(expected), "every content exactly once"
@@ -66,11 +69,11 @@ def four_ingesters_on_one_store(url: str, tmp_path: Path) -> None:
     for n in range(WORKERS):  # each worker ingests every one of the same 200 artifacts
         shutil.copytree(tmp_path / "batch", tmp_path / f"w{n}")
         copies.append(tmp_path / f"w{n}")
-    results = run_workers(url, copies)
+    results = run_workers(url, copies, tmp_path / "home")
     assert sum(r.get("new-bucket", 0) for r in results) == reports.BUG_COUNT
     assert sum(r.get("new-bucket", 0) + r.get("new-testcase", 0) for r in results) == ARTIFACTS
     assert sum(sum(r.values()) for r in results) == WORKERS * ARTIFACTS
-    assert_exactly_once(url, expected)
+    assert_exactly_once(url, expected, tmp_path / "home")
     for copy in copies:  # every artifact left its crash directory
         assert not list(copy.rglob("crash-*"))
 
@@ -108,7 +111,7 @@ def test_kill_9_in_the_middle_of_ingest_loses_nothing(store_url, tmp_path):
     result = subprocess.run([sys.executable, str(WORKER), store_url, str(crash_dir)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert_exactly_once(store_url, expected)
+    assert_exactly_once(store_url, expected, tmp_path / "home")
     assert not list((crash_dir / "ops").iterdir()), "no artifact or sidecar left behind"
     with open_store(store_url) as store:
         for sha in expected:

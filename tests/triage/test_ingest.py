@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from tests.triage import reports
-from tests.triage.support import FAKE_REPRO_CMD, store, store_url  # noqa: F401  (fixtures)
+from tests.triage import reports, support
+from tests.triage.support import FAKE_REPRO_CMD
 from triage.errors import ArtifactError
 from triage.ingest import Ingester
 from triage.models import Bucket, HistoryEvent, QuarantineEntry, ReproRun, Testcase
 from triage.reproduce import Reproducer
+
+store, store_url = support.store, support.store_url  # shared fixtures
 
 
 def count(store, model) -> int:
@@ -234,3 +236,25 @@ def test_a_parser_failure_quarantines_instead_of_stopping(store, tmp_path, monke
     assert result.outcome == "quarantined" and "parser bug" in result.reason
     [entry] = quarantined(store)
     assert Path(entry.stored_path).exists() and Path(entry.stored_path + ".json").exists()
+
+
+def test_similar_stacks_are_linked_for_reviewers_but_never_merged(store, tmp_path):
+    from click.testing import CliRunner
+
+    from triage.cli import triage
+    from triage.models import BucketLink
+    ingester = Ingester(store)
+    first = ingester.ingest(reports.write_artifact(tmp_path / "ops", 0, 0))
+    unrelated = ingester.ingest(reports.write_artifact(tmp_path / "ops", 1, 0))
+    near = tmp_path / "ops" / "crash-near"
+    near.write_bytes(b"near")
+    Path(str(near) + ".json").write_text(json.dumps(
+        {"target": "ops", "report": reports.report(0, 0).replace("in find", "in find_all")}))
+    second = ingester.ingest(near)
+    assert second.outcome == "new-bucket" and second.bucket_id != first.bucket_id
+    links = store.read(lambda s: s.scalars(select(BucketLink)).all())
+    assert [(link.bucket_id, link.related_id) for link in links] == [(first.bucket_id, second.bucket_id)]
+    assert 0.5 <= links[0].similarity < 1.0 and unrelated.bucket_id not in (links[0].related_id,)
+    shown = CliRunner().invoke(triage, ["show", str(second.bucket_id), "--store",
+                                        store.url.render_as_string(False)]).output
+    assert f"#{first.bucket_id}  0." in shown.split("related buckets")[1]

@@ -7,13 +7,16 @@ import sys
 import pytest
 from sqlalchemy import select
 
-from tests.triage.support import HERE, fake_target_command, store, store_url  # noqa: F401
+from tests.triage import support
+from tests.triage.support import HERE, fake_target_command
 from triage.minimize import Minimizer, ddmin, minimize_testcase
 from triage.models import HistoryEvent, Testcase
 from triage.reproduce import Reproducer
 
 sys.path.insert(0, str(HERE))  # the fake target package, as the fake runner sees it
 from fake_targets import planted  # noqa: E402
+
+store, store_url = support.store, support.store_url  # shared fixtures
 
 
 def planted_input(total: int = 30, seed: int = 7) -> bytes:

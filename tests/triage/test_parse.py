@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from triage.frames import CRASH_LINES, IGNORE_RULES, ignore_rule, project_frames, ubsan_check
+from triage.frames import CRASH_LINES, IGNORE_RULES, ignore_rule, is_driver_frame, project_frames, ubsan_check
 from triage.parse import KINDS, CrashReport, Frame, parse_report
 from triage.parsing.stacks import parse_native_frame, parse_python_frame
 from triage.parsing.text import RAW_LIMIT
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CRASH = "./crash-1c1394032a577b0c9c11aa904d8138dfe369c9c3"
+PLANTED = "/tmp/h7/planted_crashes/crash-a8a126e432aa41017e15376510033a0a222ff222"
 
 
 def load(name: str) -> bytes:
@@ -82,6 +83,15 @@ EXPECTED = {
     "otherpath_use_after_free": ("asan", "heap-use-after-free READ", ["bz_pager_read", "bz_pager_get", "py_get"],
                                  None),
     "otherpath_python_exception": ("python-exception", "CorruptRecordError", ["_read_field", "decode_record"], None),
+    "planted_codec_heap_overflow_write_repro": ("asan", "heap-buffer-overflow WRITE",
+                                                ["planted_bug", "dec_string", "dec_value"], None),
+    "planted_codec_heap_overflow_write_fuzz": ("asan", "heap-buffer-overflow WRITE",
+                                               ["planted_bug", "dec_string", "dec_value"], PLANTED),
+    "planted_codec_sidecar_report": ("asan", "heap-buffer-overflow WRITE",
+                                     ["planted_bug", "dec_string", "dec_value"], PLANTED),
+    "planted_codec_fuzz_no_crash": ("unknown", "unknown", [], None),
+    "planted_ops_oracle_mismatch_repro": ("oracle-mismatch", "OracleMismatch: error", ["step", "run", "run_ops"],
+                                          None),
     "edge_truncated_asan": ("asan", "heap-buffer-overflow WRITE",
                             ["bz_node_copy_keys", "bz_node_split", "bz_btree_insert"], None),
     "edge_oracle_plain_traceback": ("oracle-mismatch", "OracleMismatch: recovery",
@@ -267,6 +277,8 @@ IGNORED = [  # (frame, category, the rule's pattern it must hit)
     (native("f", "/llvm/compiler-rt/lib/asan/asan_allocator.cpp"), "sanitizer", r"compiler-rt/lib/(asan"),
     (native(None, None, "/usr/lib/llvm-19/lib/clang/19/lib/linux/libclang_rt.asan-x86_64.so"), "sanitizer",
      r"(libclang_rt"),
+    (native(None, None, "/work/main/build/fuzz/planted/preload.so"), "sanitizer", r"(^|/)build/fuzz/[^/]+/preload"),
+    (native("operator new(unsigned long)", None, "/x/libstdc++.so.6"), "sanitizer", r"^operator (new|delete)"),
     (native("fuzzer::Fuzzer::ExecuteCallback(unsigned char const*, unsigned long)"), "libfuzzer", r"^fuzzer::"),
     (native("f", "/llvm/compiler-rt/lib/fuzzer/FuzzerLoop.cpp"), "libfuzzer", r"compiler-rt/lib/fuzzer/"),
     (native(None, None, "/lib/x86_64-linux-gnu/libc.so.6"), "libc", r"(libc|libm|"),
@@ -308,6 +320,17 @@ PROJECT = [
 @pytest.mark.parametrize("frame", PROJECT, ids=[f"{f.function}@{f.file or f.module}" for f in PROJECT])
 def test_project_frame_is_kept(frame):
     assert ignore_rule(frame) is None
+
+
+@pytest.mark.parametrize("frame, driver", [
+    (py("step", "/work/main/fuzz/targets/ops.py"), True),
+    (py("replay", "/tmp/ci-check/fuzz/opstream.py"), True),
+    (py("apply", "/work/main/fuzz/model.py"), True),
+    (py("fetch", "/work/main/engine/db.py"), False),
+    (native("bz_btree_insert", "/work/main/fuzz/x.c"), False),   # Python-only rule
+])
+def test_driver_rules(frame, driver):
+    assert is_driver_frame(frame) is driver
 
 
 def test_ignore_rules_respect_language():
@@ -415,7 +438,10 @@ def test_one_hundred_megabytes_is_bounded_in_time_and_raw_size():
     data = noise * (100 * 1024 * 1024 // len(noise)) + crash
     report = _fast(data, budget=10.0)
     assert (report.kind, report.crash_type) == ("asan", "heap-buffer-overflow WRITE")
-    assert len(report.raw) <= RAW_LIMIT + 100 and "omitted" in report.raw
+    assert len(report.raw) <= RAW_LIMIT + 100 and report.raw.count("omitted ...]") == 1
+    assert report.raw.endswith(crash.decode()) and report.raw.startswith(noise.decode())
+    as_text = parse_report(data.decode())
+    assert len(as_text.raw) <= RAW_LIMIT + 100 and as_text.raw.count("omitted ...]") == 1
 
 
 @pytest.mark.parametrize("line", [
@@ -445,3 +471,25 @@ def test_leak_report_skips_hundreds_of_interpreter_leaks_quickly():
     text = "==1==ERROR: LeakSanitizer: detected memory leaks\n\n" + cpython * 900 + ours + cpython * 50_000
     report = _fast(text, budget=3.0)
     assert (report.crash_type, top(report)) == ("direct-leak", ["bz_btree_leak_node"])
+
+
+def test_no_runtime_frame_survives_as_a_project_frame_on_any_real_stack():
+    # Every project frame of every captured stack (crash stack and extra stacks) is code of
+    # the planted extension, its Python layer, the test scripts, or the project's own engine/fuzz.
+    ours = {"api.py", "fh.py", "plain2.py", "plain_repro.py", "test_bucket_12.py", "test_hyp.py", "crashsim.py",
+            "crash.py", "ops.py", "btree.c", "pager.c", "decode.c", "module.c",
+            "_store.cpython-311-x86_64-linux-gnu.so"}
+    seen = set()
+    for path in FIXTURES.glob("*.txt"):
+        report = parse_report(path.read_bytes())
+        for stack in (report.frames, *report.extra_stacks.values()):
+            seen |= {(f.file or f.module).rsplit("/", 1)[-1] for f in project_frames(stack)}
+    assert seen == ours
+
+
+def test_crlf_line_endings_parse_alike():
+    text = load("asan_use_after_free").decode()
+    crlf = parse_report(text.replace("\n", "\r\n"))
+    lf = parse_report(text)
+    assert (crlf.kind, crlf.crash_type, top(crlf), crlf.artifact_path) == (lf.kind, lf.crash_type, top(lf),
+                                                                           lf.artifact_path)

@@ -13,6 +13,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 
 @pytest.mark.parametrize("name, severity", [
     ("asan_heap_overflow_write", "high"),          # native WRITE overflow
+    ("planted_codec_heap_overflow_write_repro", "high"),
     ("asan_use_after_free", "high"),               # use-after-free, even a READ
     ("asan_double_free", "high"),
     ("asan_heap_overflow_read", "medium"),         # READ overflows
@@ -22,6 +23,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
     ("atheris_oracle_mismatch_recovery", "high"),  # committed data lost after a crash
     ("edge_oracle_plain_traceback", "high"),
     ("atheris_oracle_mismatch_result", "medium"),  # a silently wrong answer
+    ("planted_ops_oracle_mismatch_repro", "medium"),  # a deleted record still found
     ("atheris_python_exception", "low"),           # plain exceptions
     ("atheris_attribute_error", "low"),
     ("python_plain_chained", "low"),
@@ -74,8 +76,7 @@ def test_asan_rules(crash_type, severity):
 @pytest.mark.parametrize("oracle_kind, severity", [
     ("recovery", "high"), ("reopen", "high"), ("check", "high"), ("roundtrip", "high"), ("lost-commit", "high"),
     ("result", "medium"), ("final-state", "medium"), ("index-vs-scan", "medium"), ("partition", "medium"),
-    ("corrupt-open", "medium"), ("a-kind-added-later", "medium"),
-    ("error", "low"),
+    ("corrupt-open", "medium"), ("error", "medium"), ("a-kind-added-later", "medium"),
 ])
 def test_oracle_rules(oracle_kind, severity):
     assert severity_of(report("oracle-mismatch", f"OracleMismatch: {oracle_kind}")) == severity

@@ -34,6 +34,8 @@ SAME_BUG = {
     "abort": ["libfuzzer_deadly_signal_abort", "asan_abrt_handle_abort"],
     "ubsan-overflow-no-stack": ["ubsan_signed_overflow_nostack", "ubsan_signed_overflow_recovered"],
     "oom": ["libfuzzer_oom_malloc", "libfuzzer_oom_rss"],
+    "planted-codec": ["planted_codec_heap_overflow_write_fuzz", "planted_codec_heap_overflow_write_repro",
+                      "planted_codec_sidecar_report"],
 }
 DIFFERENT_BUGS = [
     "asan_heap_overflow_write", "asan_heap_overflow_read", "asan_use_after_free", "asan_double_free",
@@ -42,6 +44,7 @@ DIFFERENT_BUGS = [
     "atheris_python_exception", "atheris_attribute_error", "atheris_oracle_mismatch_recovery",
     "atheris_oracle_mismatch_result", "libfuzzer_timeout", "libfuzzer_oom_malloc", "libfuzzer_slow_unit",
     "libfuzzer_deadly_signal_abort", "lsan_leak", "python_faulthandler_segv", "edge_oracle_plain_traceback",
+    "planted_codec_heap_overflow_write_fuzz", "pytest_hypothesis_tb_native", "planted_ops_oracle_mismatch_repro",
 ]
 
 
@@ -63,6 +66,12 @@ def test_key_is_crash_type_then_frames_without_lines_addresses_or_paths():
     assert s.digest() == hashlib.sha256(s.key().encode()).hexdigest()
     assert s == Signature("heap-buffer-overflow WRITE",
                           ("bz_node_copy_keys (btree.c)", "bz_node_split (btree.c)", "bz_btree_insert (btree.c)"))
+
+
+@pytest.mark.parametrize("name", DIFFERENT_BUGS + ["libfuzzer_oom_rss"])
+def test_key_reads_back(name):
+    s = sig(name)
+    assert Signature.from_key(s.key()) == s
 
 
 @pytest.mark.parametrize("name", DIFFERENT_BUGS)
@@ -109,12 +118,33 @@ def test_timeout_uses_the_frames_nearest_the_harness():
     assert signature_of(one) == signature_of(two)
 
 
+def test_timeout_skips_the_fuzz_driver_loop_every_hang_runs_through():
+    def frame(name, path):
+        return Frame(0, name, path, 1, None, "python", "")
+    driver = (frame("step", "/work/main/fuzz/targets/ops.py"), frame("run", "/work/main/fuzz/targets/ops.py"),
+              frame("run_ops", "/work/main/fuzz/targets/ops.py"))
+    fetch_hang = (frame("_next_leaf", "/work/main/engine/query.py"), frame("execute", "/work/main/engine/query.py"),
+                  frame("fetch_all", "/work/main/engine/db.py")) + driver
+    count_hang = (frame("_scan", "/work/main/engine/aggregate.py"), frame("count", "/work/main/engine/db.py")) + driver
+    assert signature_of(CrashReport("timeout", "timeout", "", fetch_hang)).frames == (
+        "_next_leaf (query.py)", "execute (query.py)", "fetch_all (db.py)")
+    assert signature_of(CrashReport("timeout", "timeout", "", count_hang)).frames == (
+        "_scan (aggregate.py)", "count (db.py)")
+    only_driver = CrashReport("timeout", "timeout", "", driver)
+    assert signature_of(only_driver).frames == ("step (ops.py)", "run (ops.py)", "run_ops (ops.py)")
+
+
 def test_oracle_mismatch_is_located_by_kind_op_and_frames():
     s = sig("atheris_oracle_mismatch_recovery")
     assert s.crash_type == "OracleMismatch: recovery"
     assert s.frames == ("op Insert", "_verify_committed (crashsim.py)", "_replay_and_recover (crashsim.py)")
     other_op = load("atheris_oracle_mismatch_recovery").replace("op #4 Insert:", "op #4 Delete:")
     assert signature_of(parse_report(other_op)).frames[0] == "op Delete"
+
+
+def test_planted_ops_bug_signature():
+    assert sig("planted_ops_oracle_mismatch_repro").key() == (
+        "OracleMismatch: error\nop Fetch\nstep (ops.py)\nrun (ops.py)\nrun_ops (ops.py)")
 
 
 def test_unsymbolized_frames_use_the_module_basename():

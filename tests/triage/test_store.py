@@ -8,13 +8,15 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from tests.triage.support import store, store_url  # noqa: F401  (fixtures)
+from tests.triage import support
 from triage import store as store_module
 from triage.errors import CorruptStoreError, StoreError, StoreUnavailableError
 from triage.models import Bucket
 from triage.store import default_url, open_store, parse_url
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+store, store_url = support.store, support.store_url  # shared fixtures
 
 
 def test_default_store_is_a_sqlite_file_under_blazefuzz_home(tmp_path, monkeypatch):
@@ -112,14 +114,15 @@ def test_an_unreachable_server_is_retried_with_backoff_then_reported():
 
 
 @pytest.mark.postgres
-def test_postgres_store_opens_migrates_and_writes(pg_url):
-    with open_store(pg_url) as opened:
+def test_postgres_store_opens_migrates_and_writes(pg_url, tmp_path):
+    with open_store(pg_url, home=tmp_path) as opened:
+        assert opened.testcases_dir == tmp_path / "testcases"  # server store: files under home
         opened.write(lambda s: s.add(Bucket(signature_digest="e" * 64, signature_key="k",
                                             crash_type="KeyError", frames_json="[]", kind="crash",
                                             title="", status="new", severity="low",
                                             severity_rank=1)))
         assert opened.read(lambda s: s.query(Bucket).count()) == 1
-    with open_store(pg_url) as again:  # second open: schema already at head
+    with open_store(pg_url, home=tmp_path) as again:  # second open: schema already at head
         assert again.read(lambda s: s.query(Bucket).count()) == 1
 
 
@@ -143,3 +146,15 @@ def postgres_schema():
     finally:
         admin.execute(f"DROP SCHEMA {schema} CASCADE")
         admin.close()
+
+
+def test_the_migrations_build_exactly_the_models_schema(store):
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from triage.models import Base
+
+    def diff(session):
+        context = MigrationContext.configure(session.connection())
+        return compare_metadata(context, Base.metadata)
+    assert store.read(diff) == []

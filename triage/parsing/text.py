@@ -48,6 +48,8 @@ def decode(data: str | bytes | bytearray | memoryview | None) -> str:
 
 
 def raw_text(text: str) -> str:
+    if len(text) <= RAW_LIMIT + 1024:   # slack: decode() already cut bytes input, marker included
+        return text
     return _cut(text, RAW_LIMIT, RAW_LIMIT // 2)
 
 

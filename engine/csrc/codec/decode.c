@@ -39,14 +39,21 @@ static PyObject *corrupt_at(Dec *d, const unsigned char *at, const char *fmt, ..
 
 static inline size_t remaining(const Dec *d) { return (size_t)(d->end - d->p); }
 
+static int get_varint_slow(Dec *d, uint64_t *out, const char *what);
+
 /* Minimal LEB128 of at most 64 bits. */
-static int get_varint(Dec *d, uint64_t *out, const char *what)
+static inline int get_varint(Dec *d, uint64_t *out, const char *what)
 {
-    const unsigned char *at = d->p;
     if (d->p < d->end && *d->p < 0x80) {   /* one byte: the common case */
         *out = *d->p++;
         return 0;
     }
+    return get_varint_slow(d, out, what);
+}
+
+static int get_varint_slow(Dec *d, uint64_t *out, const char *what)
+{
+    const unsigned char *at = d->p;
     uint64_t v = 0;
     for (int i = 0; i < VARINT_MAX; i++) {
         if (d->p >= d->end) {
@@ -73,7 +80,7 @@ static int get_varint(Dec *d, uint64_t *out, const char *what)
 }
 
 /* A count or byte length, checked against what the remaining input can hold. */
-static int get_length(Dec *d, uint64_t *n, const char *what, uint64_t unit, uint64_t limit,
+static inline int get_length(Dec *d, uint64_t *n, const char *what, uint64_t unit, uint64_t limit,
                       const char *limit_name)
 {
     const unsigned char *at = d->p;
@@ -111,6 +118,30 @@ static PyObject *utf8_or_corrupt(Dec *d, const unsigned char *at, const unsigned
     return s;
 }
 
+#ifdef BLAZEDB_PLANT_BUGS
+/* PLANTED BUG for the fuzzing self-test (tests and fuzz/build.py's "planted"
+ * flavor); never compiled into normal builds. A string value, data value or
+ * field name starting with "Zap!" is copied into a malloc'd scratch buffer
+ * one byte too small for its NUL: a heap-buffer-overflow WRITE. The trigger
+ * is a memcmp, which the sanitizer runtime reports to libFuzzer (its table of
+ * recent compares turns the expected bytes into a mutation), and it runs on
+ * every decoded string, so a fuzzer finds it within thousands of runs once
+ * its inputs get past the header. */
+static void planted_bug(const unsigned char *p, uint64_t n)
+{
+    if (n < 4 || memcmp(p, "Zap!", 4) != 0)
+        return;
+    volatile char *scratch = malloc(n);   /* volatile: the stray write stays */
+    if (scratch == NULL)
+        return;
+    memcpy((char *)scratch, p, n);
+    scratch[n] = '\0';
+    free((char *)scratch);
+}
+#else
+#define planted_bug(p, n) ((void)0)
+#endif
+
 /* Field names repeat across records: a small direct-mapped cache of ASCII key
  * objects saves creating and hashing a new str per field (the GIL guards it). */
 #define KEY_CACHE_SIZE 1024
@@ -143,29 +174,7 @@ static PyObject *dec_string(Dec *d, const unsigned char *at)
         return NULL;
     const unsigned char *p = d->p;
     d->p += n;
-#ifdef BLAZEDB_PLANT_BUGS
-    /* PLANTED BUG for the fuzzing self-test; never compiled into normal builds.
-     * A string value starting with "Zap!" is copied into a malloc'd scratch
-     * buffer one byte too small for its NUL: a heap-buffer-overflow WRITE.
-     * The trigger is one 32-bit comparison, which libFuzzer's CMP tracing
-     * (TORC4) turns into a mutation, so a fuzzer finds it within thousands
-     * of runs once its inputs reach a string value. */
-    uint32_t head = 0;
-    if (n >= 4)
-        memcpy(&head, p, 4);
-    if (head == ((uint32_t)'Z' | (uint32_t)'a' << 8 | (uint32_t)'p' << 16 | (uint32_t)'!' << 24)) {
-        char *scratch = malloc(n);
-        if (scratch == NULL)
-            return PyErr_NoMemory();
-        memcpy(scratch, p, n);
-        volatile size_t nul_at = n;   /* volatile: keeps gcc's -Warray-bounds quiet */
-        scratch[nul_at] = '\0';
-        PyObject *s = utf8_or_corrupt(d, at, (const unsigned char *)scratch,
-                                      (Py_ssize_t)n, "string");
-        free(scratch);
-        return s;
-    }
-#endif
+    planted_bug(p, n);
     return utf8_or_corrupt(d, at, p, (Py_ssize_t)n, "string");
 }
 
@@ -174,6 +183,7 @@ static PyObject *dec_data(Dec *d)
     uint64_t n;
     if (get_length(d, &n, "data length", 1, CODEC_MAX_RECORD_SIZE, "MAX_RECORD_SIZE") < 0)
         return NULL;
+    planted_bug(d->p, n);
     PyObject *b = PyBytes_FromStringAndSize((const char *)d->p, (Py_ssize_t)n);
     d->p += n;
     return b;
@@ -268,7 +278,9 @@ static PyObject *dec_dict_body(Dec *d, const unsigned char *at, int depth)
     if (check_depth(d, at, depth) < 0
         || get_length(d, &n, "field count", 2, CODEC_MAX_RECORD_SIZE, "MAX_RECORD_SIZE") < 0)
         return NULL;
-    PyObject *dict = PyDict_New();
+    /* Presized: no rehashing while filling it; capped so that a lying count in
+     * a small input cannot make us allocate much before the entries run out. */
+    PyObject *dict = n > 5 ? _PyDict_NewPresized(n < 256 ? (Py_ssize_t)n : 256) : PyDict_New();
     if (dict == NULL)
         return NULL;
     const unsigned char *prev = NULL;
@@ -281,6 +293,7 @@ static PyObject *dec_dict_body(Dec *d, const unsigned char *at, int depth)
             goto fail;
         const unsigned char *name = d->p;
         d->p += len;
+        planted_bug(name, len);
         if (prev != NULL) {
             int c = memcmp(prev, name, prev_len < len ? prev_len : len);
             if (c > 0 || (c == 0 && prev_len >= len)) {

@@ -3,8 +3,9 @@
  * Canonical by construction: dictionary keys are written in ascending UTF-8
  * byte order (= code point order), varints are minimal, doubles keep their
  * bits, dates are normalised to UTC microseconds. Every value is checked
- * against the type table and the limits before a byte of it is written, and
- * an error names the field path. The only Python code the encoder can run is
+ * against the type table and the limits as it is written; the first problem
+ * aborts the whole encode (no partial output) with an error naming the field
+ * path. The only Python code the encoder can run is
  * a tzinfo's utcoffset() and a UUID subclass's `int`, so keys and values are
  * held by strong references while they are being encoded.
  */
@@ -28,11 +29,16 @@ static int fail(Enc *e, PyObject *cls, const char *fmt, ...)
     return -1;
 }
 
-static int reserve(Enc *e, size_t n)
+static int reserve_failed(Enc *e, int rc);
+
+static inline int reserve(Enc *e, size_t n)
 {
     int rc = buf_reserve(&e->out, n);
-    if (rc == BUF_OK)
-        return 0;
+    return rc == BUF_OK ? 0 : reserve_failed(e, rc);
+}
+
+static int reserve_failed(Enc *e, int rc)
+{
     if (rc == BUF_NOMEM) {
         PyErr_NoMemory();
         return -1;
@@ -247,10 +253,29 @@ static int entry_cmp(const void *a, const void *b)
     return (x->len > y->len) - (x->len < y->len);
 }
 
-/* Fills ents[0..n) with strong references; returns -1 (refs released) on a bad key. */
-static int collect_entries(Enc *e, PyObject *d, Entry *ents, Py_ssize_t n, int *sorted)
+/* Records are small: insertion sort beats qsort's setup up to a few dozen keys. */
+static void sort_entries(Entry *ents, Py_ssize_t n)
+{
+    if (n > 24) {
+        qsort(ents, (size_t)n, sizeof(Entry), entry_cmp);
+        return;
+    }
+    for (Py_ssize_t i = 1; i < n; i++) {
+        Entry x = ents[i];
+        Py_ssize_t j = i;
+        for (; j > 0 && entry_cmp(&ents[j - 1], &x) > 0; j--)
+            ents[j] = ents[j - 1];
+        ents[j] = x;
+    }
+}
+
+/* Fills ents[0..*held) (at most n) with strong references; returns -1 (refs
+ * released) on a bad key. */
+static int collect_entries(Enc *e, PyObject *d, Entry *ents, Py_ssize_t n, int *sorted,
+                           Py_ssize_t *held)
 {
     Py_ssize_t pos = 0, i = 0;
+    *held = 0;
     PyObject *k, *v;
     *sorted = 1;
     while (i < n && PyDict_Next(d, &pos, &k, &v)) {
@@ -285,7 +310,7 @@ static int collect_entries(Enc *e, PyObject *d, Entry *ents, Py_ssize_t n, int *
         ents[i].value = Py_NewRef(v);
         if (i > 0 && *sorted && entry_cmp(&ents[i - 1], &ents[i]) > 0)
             *sorted = 0;
-        i++;
+        *held = ++i;
     }
     return 0;
 }
@@ -305,10 +330,11 @@ static int enc_dict_body(Enc *e, PyObject *d, int depth)
             return -1;
         }
     }
-    int sorted, rc = collect_entries(e, d, ents, n, &sorted);
+    int sorted;
+    int rc = collect_entries(e, d, ents, n, &sorted, &n);   /* n: the entries now held */
     if (rc == 0) {
         if (!sorted)
-            qsort(ents, (size_t)n, sizeof(Entry), entry_cmp);
+            sort_entries(ents, n);
         rc = reserve(e, varint_size((uint64_t)n));
         if (rc == 0)
             buf_put_varint(&e->out, (uint64_t)n);

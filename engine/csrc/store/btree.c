@@ -200,6 +200,21 @@ static void set_child_at(uint8_t *d, uint32_t i, uint32_t n, bz_pgno child)
         wr32(d + SLOT(d, i), child);     /* offset validated by an earlier cell_get */
 }
 
+/* Just the key of cell i (the search hot path): bounds-checked like cell_get. */
+static inline int key_at(const uint8_t *d, uint32_t i, bz_pgno pg, const uint8_t **key, uint32_t *klen,
+                         bz_err *err)
+{
+    uint32_t off = SLOT(d, i), hdr = d[0] == K_LEAF ? LEAF_HDR : INNER_HDR;
+    if (off < CONTENT(d) || off > U - hdr)
+        return corrupt(err, pg, "cell offset out of range");
+    uint32_t n = rd16(d + off + hdr - 2 - (d[0] == K_LEAF ? 4 : 0));
+    if (n > BZ_MAX_KEY || n > U - off - hdr)
+        return corrupt(err, pg, "cell key extends beyond the page");
+    *key = d + off + hdr;
+    *klen = n;
+    return BZ_OK;
+}
+
 /* Lowest i with key_i >= k (strict: key_i > k); *eq tells key_i == k. */
 static int search(const uint8_t *d, uint32_t n, bz_pgno pg, const uint8_t *k, size_t klen, int strict,
                   uint32_t *idx, int *eq, bz_err *err)
@@ -208,11 +223,12 @@ static int search(const uint8_t *d, uint32_t n, bz_pgno pg, const uint8_t *k, si
     int found = 0;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        cell c;
-        int rc = cell_get(d, mid, pg, &c, err);
+        const uint8_t *ck = NULL;
+        uint32_t cklen = 0;
+        int rc = key_at(d, mid, pg, &ck, &cklen, err);
         if (rc)
             return rc;
-        int cmp = keycmp(c.key, c.klen, k, klen);
+        int cmp = keycmp(ck, cklen, k, klen);
         if (cmp < 0 || (strict && cmp == 0)) {
             lo = mid + 1;
         } else {
@@ -399,7 +415,7 @@ static int descend(bz_pager *p, bz_pgno root, const uint8_t *key, size_t klen, b
         if (rc)
             return rc;
         const uint8_t *d = page->data;
-        uint32_t n, idx;
+        uint32_t n = 0, idx = 0;
         int eq = 0;
         if ((rc = node_header(d, pg, &n, err)) == BZ_OK)
             rc = search(d, n, pg, key, klen, d[0] == K_INNER, &idx, &eq, err);
@@ -469,7 +485,7 @@ static int gather_add(gather *g, const uint8_t *cellp, uint32_t size)
 /* Appends every cell of node d. */
 static int gather_node(gather *g, const uint8_t *d, bz_pgno pg, bz_err *err)
 {
-    uint32_t n;
+    uint32_t n = 0;
     int rc = node_header(d, pg, &n, err);
     for (uint32_t i = 0; rc == BZ_OK && i < n; i++) {
         cell c;
@@ -627,7 +643,7 @@ static int insert_at(bz_pager *p, bt_cursor *c, int lv, const uint8_t *cellp, ui
             return rc;
         }
         uint8_t *d = pg->data;
-        uint32_t n, at = (uint32_t)c->idx[lv];
+        uint32_t n = 0, at = (uint32_t)c->idx[lv];
         if ((rc = node_header(d, pg->pgno, &n, err)) == BZ_OK && at > n)
             rc = corrupt(err, pg->pgno, "insert position out of range");
         if (rc == BZ_OK && fix_right) {
@@ -703,7 +719,7 @@ static int rebalance(bz_pager *p, bt_cursor *c, int lv, bz_err *err)
             return rc;
         }
         uint8_t *pd = parent->data;
-        uint32_t pn, j = (uint32_t)c->idx[lv - 1];
+        uint32_t pn = 0, j = (uint32_t)c->idx[lv - 1];
         if ((rc = node_header(pd, parent->pgno, &pn, err)) == BZ_OK && (pd[0] != K_INNER || j > pn))
             rc = corrupt(err, parent->pgno, "path does not match the parent node");
         if (rc == BZ_OK && pn == 0) {          /* no sibling: the parent is handled next */
@@ -811,7 +827,7 @@ static int rebalance(bz_pager *p, bt_cursor *c, int lv, bz_err *err)
             pager_unref(p, root);
             return rc;
         }
-        uint32_t cn;
+        uint32_t cn = 0;
         if ((rc = node_header(child->data, cpg, &cn, err)) == BZ_OK &&
             (rc = pager_write(p, root, err)) == BZ_OK) {
             memcpy(root->data, child->data, U);
@@ -847,7 +863,7 @@ static int free_subtree(bz_pager *p, bz_pgno pg, int depth, int keep, bz_err *er
     if (rc)
         return rc;
     const uint8_t *d = page->data;
-    uint32_t n;
+    uint32_t n = 0;
     rc = node_header(d, pg, &n, err);
     for (uint32_t i = 0; rc == BZ_OK && i <= n; i++) {
         if (d[0] == K_INNER) {
@@ -977,6 +993,13 @@ int bt_put(bz_pager *p, bz_pgno root, const uint8_t *key, size_t klen, const uin
             (rc = cell_get(pg->data, (uint32_t)c.idx[leaf], pg->pgno, &old, err)) == BZ_OK) {
             bz_pgno ovf = old.ovf;
             uint32_t ovlen = old.vlen;
+            *replaced = 1;
+            if (old.size == size) {
+                /* Same size (e.g. the catalog's fixed entries): overwrite in place. */
+                memcpy(pg->data + old.off, cellbuf, size);
+                pager_unref(p, pg);
+                return ovf ? ovf_walk(p, c.pg[leaf], ovf, ovlen, NULL, 1, NULL, NULL, NULL, err) : BZ_OK;
+            }
             node_remove(pg->data, (uint32_t)c.idx[leaf], &old);
             pager_unref(p, pg);
             if (ovf)
@@ -1059,7 +1082,7 @@ static int settle(bt_cursor *c, int dir, bz_err *err)
         if (rc)
             return rc;
         const uint8_t *d = page->data;
-        uint32_t n;
+        uint32_t n = 0;
         if ((rc = node_header(d, pg, &n, err))) {
             pager_unref(c->p, page);
             return rc;
@@ -1149,7 +1172,7 @@ int bt_read(bt_cursor *c, bz_buf *key, bz_buf *val, bz_err *err)
     int rc = pager_get(c->p, pg, &page, err);
     if (rc)
         return rc;
-    uint32_t n;
+    uint32_t n = 0;
     cell cc;
     if ((rc = node_header(page->data, pg, &n, err)) == BZ_OK) {
         if (page->data[0] != K_LEAF || (uint32_t)c->idx[c->depth - 1] >= n)
@@ -1189,7 +1212,7 @@ static int check_node(check_ctx *x, bz_pgno pg, int lv, const uint8_t *lo, uint3
     if ((rc = pager_get(x->p, pg, &page, err)))
         return rc;
     const uint8_t *d = page->data;
-    uint32_t n;
+    uint32_t n = 0;
     if ((rc = node_header(d, pg, &n, err))) {
         pager_unref(x->p, page);
         return rc;

@@ -54,8 +54,9 @@ struct bz_pager {
     bz_page *dirty;
     size_t ndirty;
     int read_locked;
+    int read_depth;               /* nested pager_read_begin calls */
     int opened;                   /* pager_open succeeded: close may checkpoint */
-    uint64_t hits, misses, checkpoints, ck_skipped, commits, rollbacks, db_syncs;
+    uint64_t hits, misses, checkpoints, ck_skipped, commits, rollbacks;
     uint8_t hdrbuf[BZ_PAGE_SIZE];
 };
 
@@ -292,7 +293,10 @@ static int decode_hdr(bz_pager *p, const uint8_t *b, hdr *h, bz_err *err)
     return BZ_OK;
 }
 
-/* Loads the header; *fresh is set for an empty (or torn-at-creation) file. */
+/* Loads the header: from the WAL when a commit put it there, else from page
+ * 0 of the file. An empty file is a new database (*fresh): its header page
+ * reaches the disk with the first commit, through the WAL like every page,
+ * so a database file is either empty or at least one page long. */
 static int load_hdr(bz_pager *p, int *fresh, bz_err *err)
 {
     int beyond = 0;
@@ -305,12 +309,9 @@ static int load_hdr(bz_pager *p, int *fresh, bz_err *err)
         uint64_t size = 0;
         if ((rc = p->db->m->size(p->db, &size, err)) != BZ_OK)
             return rc;
-        /* A file shorter than one page is new, or its creation was cut off
-         * before the first sync: then what is there is a prefix of the magic. */
-        size_t k = size < 8 ? (size_t)size : 8;
-        if (memcmp(b, HDR_MAGIC, k) != 0)
-            return corrupt(err, 0, -1, "not a BlazeDB database (%u bytes, too short)", p->path,
-                           (uint32_t)size);
+        if (size != 0)
+            return corrupt(err, 0, -1, "not a BlazeDB database: %u bytes, less than one page (truncated?)",
+                           p->path, (uint32_t)size);
         *fresh = 1;
         memset(&p->h, 0, sizeof p->h);
         p->h.page_count = 1;
@@ -319,20 +320,6 @@ static int load_hdr(bz_pager *p, int *fresh, bz_err *err)
     if (!bz_page_verify(0, b))
         return corrupt(err, 0, -1, "header page %u fails its checksum", p->path, 0);
     return decode_hdr(p, b, &p->h, err);
-}
-
-/* A new database: the header page goes straight to the file, synced. */
-static int init_file(bz_pager *p, bz_err *err)
-{
-    encode_hdr(&p->h, p->hdrbuf);
-    int rc = p->db->m->truncate(p->db, 0, err);
-    if (!rc)
-        rc = p->db->m->write(p->db, p->hdrbuf, BZ_PAGE_SIZE, 0, err);
-    if (!rc) {
-        rc = p->db->m->sync(p->db, err);
-        p->db_syncs++;
-    }
-    return rc;
 }
 
 /* ---- open / close ---- */
@@ -390,8 +377,6 @@ int pager_open(bz_vfs *vfs, const char *path, const bz_pager_opts *opts, bz_page
     }
     int fresh;
     if ((rc = load_hdr(p, &fresh, err)) != BZ_OK)
-        goto fail;
-    if (fresh && !p->o.readonly && (rc = init_file(p, err)) != BZ_OK)
         goto fail;
     if (p->read_locked) {
         unlock(p->db, BZ_LOCK_READ);
@@ -454,12 +439,15 @@ int pager_read_begin(bz_pager *p, bz_err *err)
 {
     if (!p->o.readonly)
         return BZ_OK;
-    if (p->read_locked)
-        return bz_err_set(err, BZ_MISUSE, "pager_read_begin nested");
+    if (p->read_depth > 0) {
+        p->read_depth++;      /* nested: stays on the snapshot of the outer read */
+        return BZ_OK;
+    }
     int rc = lock_wait(p->db, BZ_LOCK_READ, BZ_LOCK_SHARED, p->o.lock_timeout > READER_WAIT ? p->o.lock_timeout : READER_WAIT, err);
     if (rc)
         return rc;
     p->read_locked = 1;
+    p->read_depth = 1;
     int changed = 0, fresh = 0;
     uint64_t before = p->h.last_txn;
     uint32_t before_pages = p->h.page_count;
@@ -478,6 +466,8 @@ int pager_read_begin(bz_pager *p, bz_err *err)
 
 void pager_read_end(bz_pager *p)
 {
+    if (p->read_depth > 0 && --p->read_depth > 0)
+        return;
     if (p->o.readonly && p->read_locked) {
         unlock(p->db, BZ_LOCK_READ);
         p->read_locked = 0;
@@ -553,6 +543,20 @@ int pager_commit(bz_pager *p, bz_err *err)
         p->in_txn = 0;   /* nothing changed: no I/O, no sync */
         p->commits++;
         return BZ_OK;
+    }
+    if (wal_needs_restart(p->wal)) {
+        /* Readers may still be reading the old log: restart it under READ. */
+        int rc = lock_wait(p->db, BZ_LOCK_READ, BZ_LOCK_EXCLUSIVE,
+                           p->o.lock_timeout > READER_WAIT ? p->o.lock_timeout : READER_WAIT, err);
+        if (!rc) {
+            rc = wal_restart(p->wal, err);
+            unlock(p->db, BZ_LOCK_READ);
+        }
+        if (rc) {
+            rollback_mem(p);
+            p->rollbacks++;
+            return rc;
+        }
     }
     bz_wal_page *list = malloc((p->ndirty + 1) * sizeof *list);
     if (!list) {
@@ -645,6 +649,8 @@ int pager_write(bz_pager *p, bz_page *pg, bz_err *err)
         return bz_err_set(err, BZ_MISUSE, "page %u written outside a transaction", pg->pgno);
     if (pg->orphan)
         return bz_err_set(err, BZ_MISUSE, "page %u was rolled back", pg->pgno);
+    if (pg->refs <= 0)   /* an unreferenced page may be evicted under the caller */
+        return bz_err_set(err, BZ_MISUSE, "page %u written without a reference", pg->pgno);
     if (pg->dirty)
         return BZ_OK;
     pg->orig = malloc(BZ_PAGE_SIZE);
@@ -836,7 +842,7 @@ void pager_stats(const bz_pager *p, bz_pager_stats *out)
     out->cache_hits = p->hits;
     out->cache_misses = p->misses;
     out->checkpoints = p->checkpoints;
-    out->syncs = wal_syncs(p->wal) + p->db_syncs;
+    out->syncs = wal_syncs(p->wal);
     out->commits = p->commits;
     out->rollbacks = p->rollbacks;
     out->checkpoints_skipped = p->ck_skipped;

@@ -65,7 +65,10 @@ int  pager_rollback(bz_pager *p, bz_err *err);
 int  pager_in_txn(const bz_pager *p);
 
 /* A read snapshot for a read-only handle of a file another process writes:
- * refreshes the view of the WAL. No-op for the writer. */
+ * takes READ shared and refreshes the view of the WAL. No-op for the writer.
+ * Calls nest: an inner begin/end pair stays on the outer snapshot, so holding
+ * an outer read (e.g. for the life of a cursor) makes many calls see one
+ * committed state. Every begin that returned BZ_OK needs one end. */
 int  pager_read_begin(bz_pager *p, bz_err *err);
 void pager_read_end(bz_pager *p);
 

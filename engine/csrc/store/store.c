@@ -363,6 +363,8 @@ int bz_store_open(bz_vfs *vfs, const char *path, const bz_pager_opts *opts, int 
 
 int bz_store_readonly(const bz_store *s) { return s->readonly; }
 
+bz_pager *bz_store_pager(bz_store *s) { return s->p; }
+
 int bz_store_close(bz_store *s, bz_err *err)
 {
     for (bz_cursor *c = s->cursors; c; c = c->next)

@@ -60,6 +60,9 @@ int  bz_store_open(bz_vfs *vfs, const char *path, const bz_pager_opts *opts, int
  * even when an error is returned. */
 int  bz_store_close(bz_store *s, bz_err *err);
 int  bz_store_readonly(const bz_store *s);
+/* The store's pager, for the binding: a read-only scan holds an outer
+ * pager_read_begin/end around its whole life to see one snapshot. */
+bz_pager *bz_store_pager(bz_store *s);
 
 /* ---- transactions ------------------------------------------------------ */
 int  bz_store_begin(bz_store *s, bz_err *err);

@@ -103,6 +103,10 @@ static void sleep_without_gil(double s)
     Py_END_ALLOW_THREADS
 }
 
+/* fsync on the OS runs without the GIL (see bz_vfs_os_set_blocking_hooks). */
+static void *gil_release(void) { return PyEval_SaveThread(); }
+static void gil_reacquire(void *state) { PyEval_RestoreThread((PyThreadState *)state); }
+
 /* ================================ MemFS ================================== */
 
 typedef struct {
@@ -410,14 +414,19 @@ typedef struct {
     bz_buf val;                 /* reused by get() */
 } StoreObject;
 
+/* A read-only Store's scan must see one committed state from its first item
+ * to its last, though each next() is a call of its own: it holds an outer
+ * pager read (pager_read_begin nests) from creation until it ends. */
 typedef struct {
     PyObject_HEAD
     StoreObject *store;
     bz_cursor *c;               /* NULL once exhausted */
+    int snapshot;               /* holds an outer pager read (read-only store) */
     bz_buf key, val;
 } ScanObject;
 
 static PyTypeObject StoreType, ScanType;
+static void scan_release(ScanObject *it);
 
 static void store_lock(StoreObject *self)
 {
@@ -901,11 +910,20 @@ static PyObject *Store_scan(StoreObject *self, PyObject *args, PyObject *kw)
         it->c = NULL;
         memset(&it->key, 0, sizeof it->key);
         memset(&it->val, 0, sizeof it->val);
-        rc = bz_cursor_open(s, name, (size_t)n, &r, &it->c, &err);
+        it->snapshot = 0;
+        if (bz_store_readonly(s)) {
+            rc = pager_read_begin(bz_store_pager(s), &err);
+            it->snapshot = rc == BZ_OK;
+        }
+        if (rc == BZ_OK)
+            rc = bz_cursor_open(s, name, (size_t)n, &r, &it->c, &err);
+        if (rc)
+            scan_release(it);
         store_unlock(self);
     } else if (it) {
         it->store = NULL;
         it->c = NULL;
+        it->snapshot = 0;
         memset(&it->key, 0, sizeof it->key);
         memset(&it->val, 0, sizeof it->val);
     }
@@ -923,6 +941,14 @@ static PyObject *Store_scan(StoreObject *self, PyObject *args, PyObject *kw)
         return raise_tree(rc, &err, tree);
     }
     return (PyObject *)it;
+}
+
+/* Ends the scan's hold on its snapshot; the store lock is held. */
+static void scan_release(ScanObject *it)
+{
+    if (it->snapshot && it->store->s)
+        pager_read_end(bz_store_pager(it->store->s));
+    it->snapshot = 0;
 }
 
 static PyObject *Scan_next(ScanObject *it)
@@ -943,6 +969,7 @@ static PyObject *Scan_next(ScanObject *it)
     if (rc || done) {
         bz_cursor_free(it->c);
         it->c = NULL;
+        scan_release(it);
     }
     store_unlock(st);
     if (rc)
@@ -955,9 +982,11 @@ static PyObject *Scan_next(ScanObject *it)
 
 static void Scan_dealloc(ScanObject *it)
 {
-    if (it->c) {
+    if (it->c || it->snapshot) {
         store_lock(it->store);
-        bz_cursor_free(it->c);
+        if (it->c)
+            bz_cursor_free(it->c);
+        scan_release(it);
         store_unlock(it->store);
     }
     bz_buf_free(&it->key);
@@ -1151,6 +1180,7 @@ __attribute__((visibility("default"))) PyMODINIT_FUNC PyInit__store(void)
         PyType_Ready(&ScanType) < 0)
         return NULL;
     pager_set_sleep_hook(sleep_without_gil);
+    bz_vfs_os_set_blocking_hooks(gil_release, gil_reacquire);
     PyObject *m = PyModule_Create(&store_module);
     if (!m)
         return NULL;

@@ -45,6 +45,9 @@ struct bz_vfs {
 };
 
 bz_vfs *bz_vfs_os(void);                 /* a static singleton; retain/release are no-ops */
+/* Called around fsync, the one slow call: the Python binding passes
+ * PyEval_SaveThread/PyEval_RestoreThread so other threads run meanwhile. */
+void bz_vfs_os_set_blocking_hooks(void *(*enter)(void), void (*leave)(void *state));
 
 /* Lock bytes live far beyond any page the database will have (advisory OFD
  * locks may lie beyond the end of the file), like SQLite's pending byte. */

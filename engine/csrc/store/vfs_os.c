@@ -63,15 +63,28 @@ static int os_truncate(bz_file *f, uint64_t size, bz_err *err)
     return BZ_OK;
 }
 
+static void *(*blocking_enter)(void);
+static void (*blocking_leave)(void *);
+
+void bz_vfs_os_set_blocking_hooks(void *(*enter)(void), void (*leave)(void *))
+{
+    blocking_enter = enter;
+    blocking_leave = leave;
+}
+
 static int os_sync(bz_file *f, bz_err *err)
 {
     os_file *o = (os_file *)f;
     /* fdatasync would do for overwrites, but a growing file needs its size
      * made durable too; fsync covers both. */
-    while (fsync(o->fd) != 0) {
-        if (errno != EINTR)
-            return bz_err_from_errno(err, errno, "sync", o->path);
+    void *state = blocking_enter ? blocking_enter() : NULL;
+    int rc, e = 0;
+    while ((rc = fsync(o->fd)) != 0 && (e = errno) == EINTR) {
     }
+    if (blocking_leave)
+        blocking_leave(state);
+    if (rc != 0)
+        return bz_err_from_errno(err, e, "sync", o->path);
     return BZ_OK;
 }
 

@@ -38,6 +38,7 @@ struct bz_wal {
     char *path;
     int readonly;
     int hdr_valid;              /* the header on disk is valid and ours */
+    int reset_failed;           /* a checkpoint's reset failed: the old header may still be valid */
     uint32_t ckpt_seq, salt1, salt2, hdr_crc;
     uint32_t nframes;           /* committed frames: the valid, committed prefix */
     uint32_t end_crc;           /* chain crc after the last committed frame */
@@ -507,15 +508,25 @@ int wal_checkpoint(bz_wal *w, bz_file *db, bz_err *err)
     }
     if (w->hdr_valid && w->nframes == 0)
         return BZ_OK;
-    rc = reset(w, err);
+    return wal_restart(w, err);
+}
+
+int wal_restart(bz_wal *w, bz_err *err)
+{
+    int rc = reset(w, err);
+    /* A failed reset leaves hdr_valid 0 and the old frames possibly valid on
+     * disk, where readers may still use them: the next commit must restart
+     * the log under the READ lock (wal_needs_restart), not on its own. The
+     * database file already holds every page, so the index stays empty. */
+    w->reset_failed = rc != BZ_OK;
     if (!rc) {
         rc = w->f->m->sync(w->f, err);
         w->syncs++;
     }
-    /* A failed reset leaves hdr_valid 0: the next commit writes a new header.
-     * The database file already holds every page, so the index stays empty. */
     return rc;
 }
+
+int wal_needs_restart(const bz_wal *w) { return w->reset_failed; }
 
 uint32_t wal_frames(const bz_wal *w) { return w->nframes; }
 uint64_t wal_last_txn(const bz_wal *w) { return w->last_txn; }

@@ -52,6 +52,12 @@ int  wal_commit(bz_wal *w, const bz_wal_page *pages, size_t n, uint64_t txn_id,
  * log (new salt, no frames) and syncs that. The caller holds READ exclusively. */
 int  wal_checkpoint(bz_wal *w, bz_file *db, bz_err *err);
 
+/* Resets the log (new salt, no frames) and syncs it; the caller holds READ
+ * exclusively. Needed before the next commit when wal_needs_restart() says a
+ * checkpoint's reset failed half-way. */
+int  wal_restart(bz_wal *w, bz_err *err);
+int  wal_needs_restart(const bz_wal *w);
+
 uint32_t wal_frames(const bz_wal *w);          /* committed frames in the log */
 uint64_t wal_last_txn(const bz_wal *w);        /* newest committed txn id (0: none) */
 uint64_t wal_syncs(const bz_wal *w);

@@ -3,6 +3,8 @@
  * and with clang -fsanitize=address,undefined.
  *
  *   test_btree            every test of a normal build
+ *   test_btree quick      the same with smaller sizes (for sanitizer builds)
+ *   test_btree stress N   random-op tests over N seeds (manual soak)
  *   test_btree planted    (a -DBLAZEDB_PLANT_BUGS build) shows the planted bug
  *
  * Each test compares the store against a reference model kept here: a sorted
@@ -419,9 +421,8 @@ static int verify_100k(bz_store *s, const uint8_t *present, uint32_t n, uint64_t
     return check_ok(s, NULL);
 }
 
-static int test_100k_keys(void)
+static int test_100k_keys(uint32_t N)
 {
-    enum { N = 100000 };
     bz_vfs *fs = bz_memfs_new();
     bz_store *s = open_store(fs);
     bz_err e;
@@ -929,14 +930,16 @@ int main(int argc, char **argv)
         printf(failures ? "FAILED\n" : "ok\n");
         return failures != 0;
     }
-    test_random_ops(1, 6, 6, 3000);
-    test_random_ops(2, 40, 4, 4000);
-    test_random_ops(3, 300, 4, 1500);          /* long keys */
+    /* "quick": smaller sizes for the (slow) sanitizer build; same code paths. */
+    int quick = argc > 1 && strcmp(argv[1], "quick") == 0, q = quick ? 3 : 1;
+    test_random_ops(1, 6, 6, 3000 / q);
+    test_random_ops(2, 40, 4, 4000 / q);
+    test_random_ops(3, 300, 4, 1500 / q);      /* long keys */
     key_prefix = 1000;
-    test_random_ops(4, BZ_MAX_KEY, 4, 1500);   /* huge separators: few keys per interior node */
+    test_random_ops(4, BZ_MAX_KEY, 4, 1500 / q);   /* huge separators: few keys per interior node */
     key_prefix = 0;
     test_sequential_long_keys();
-    test_100k_keys();
+    test_100k_keys(quick ? 20000 : 100000);
     test_overflow_and_limits();
     test_drop_and_clear();
     test_rollback_and_reopen();

@@ -364,6 +364,44 @@ static void test_checkpoint_and_readers(void)
     vfs->release(vfs);
 }
 
+/* A checkpoint whose log reset fails leaves a consistent database: readers
+ * read the checkpointed file, and the next commit restarts the log. */
+static void test_failed_log_reset(void)
+{
+    bz_vfs *mem = bz_memfs_new();
+    bz_vfs *fv = bz_faultvfs_new(mem);
+    bz_pager *w, *r;
+    bz_pgno a[4];
+    OK(pager_open(fv, "db", &OPTS, &w, &err));
+    write_pages(w, 4, 40, a);
+    bz_pager_opts ro = OPTS;
+    ro.readonly = 1;
+    OK(pager_open(fv, "db", &ro, &r, &err));
+    OK(bz_faultvfs_fail(fv, BZ_FOP_TRUNCATE, 1, 5, 0, &err));
+    bz_err_clear(&err);
+    CHECK(pager_checkpoint(w, &err) == BZ_IOERR);
+    OK(pager_read_begin(r, &err));
+    CHECK(page_is(r, a[3], 43));
+    pager_read_end(r);
+    OK(pager_begin(w, &err));
+    bz_page *x;
+    OK(pager_get(w, a[3], &x, &err));
+    OK(pager_write(w, x, &err));
+    fill(x->data, 99);
+    pager_unref(w, x);
+    OK(pager_commit(w, &err));
+    OK(pager_read_begin(r, &err));
+    CHECK(page_is(r, a[3], 99) && page_is(r, a[0], 40));
+    pager_read_end(r);
+    OK(pager_close(r, &err));
+    OK(pager_close(w, &err));
+    OK(pager_open(fv, "db", &OPTS, &w, &err));
+    CHECK(page_is(w, a[3], 99));
+    OK(pager_close(w, &err));
+    fv->release(fv);
+    mem->release(mem);
+}
+
 static void test_locks(bz_vfs *vfs, const char *path)
 {
     bz_pager *a, *b;
@@ -403,6 +441,7 @@ int main(int argc, char **argv)
     test_recovery_and_torn_tail();
     test_faults();
     test_checkpoint_and_readers();
+    test_failed_log_reset();
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;

@@ -1,0 +1,272 @@
+"""The fuzz targets: registry, seed corpora, and oracles that fire on real bugs.
+
+Each target must replay its committed seeds clean on the normal build, and
+each oracle must raise OracleMismatch when BlazeDB misbehaves (simulated here
+by patching the engine), so a quiet fuzzer means a correct engine.
+"""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from engine.errors import TransactionError
+from fuzz import opstream as O
+from fuzz import seeds, targets
+from fuzz import values as V
+from fuzz.oracles import KINDS, OracleMismatch
+from fuzz.targets import codec as codec_target
+from fuzz.targets import crash as crash_target
+from fuzz.targets import file as file_target
+from fuzz.targets import ops as ops_target
+
+CORPUS = Path(__file__).resolve().parents[2] / "corpus"
+STRUCTURED = ("ops", "crash")
+
+
+def seed_files(target):
+    return sorted(p for p in (CORPUS / target).iterdir() if p.is_file())
+
+
+# ---------------------------------------------------------------- registry and interface
+
+def test_registry_names_every_target():
+    assert targets.names() == ["ops", "codec", "file", "crash", "stateful"]
+    with pytest.raises(KeyError, match="unknown fuzz target"):
+        targets.get("nope")
+
+
+@pytest.mark.parametrize("name", ["ops", "codec", "file", "crash", "stateful"])
+def test_each_target_has_the_contract_functions(name):
+    module = targets.get(name)
+    assert callable(module.test_one_input)
+    assert callable(module.describe_input)
+    if name in STRUCTURED:  # the minimizer's interface: an exact round trip through a list
+        for path in seed_files(name):
+            items = module.decode_input(path.read_bytes())
+            assert module.decode_input(module.encode_input(items)) == items
+            assert O.from_msgpack(O.to_msgpack(items)) == items
+            assert any(type(op) in O.OP_KINDS for op in items)
+
+
+def test_crash_items_survive_losing_the_crash_point():
+    items = crash_target.decode_input((CORPUS / "crash" / "torn-write-churn").read_bytes())
+    assert type(items[0]) is crash_target.CrashPoint
+    shrunk = crash_target.decode_input(crash_target.encode_input(items[1:]))
+    assert shrunk == [crash_target.DEFAULT_CRASH, *items[1:]]
+
+
+@pytest.mark.parametrize("name", ["ops", "codec", "file", "crash"])
+def test_describe_input_is_python(name):
+    module = targets.get(name)
+    for path in seed_files(name)[:3]:
+        compile(module.describe_input(path.read_bytes()), str(path), "exec")
+
+
+# ---------------------------------------------------------------- seed corpora
+
+@pytest.mark.parametrize("name", ["ops", "codec", "file", "crash", "stateful"])
+def test_seed_corpus_replays_clean(name):
+    module = targets.get(name)
+    files = seed_files(name)
+    assert len(files) >= 4, f"corpus/{name}/ needs seeds (python -m fuzz.seeds)"
+    for path in files:
+        module.test_one_input(path.read_bytes())
+
+
+def test_seeds_are_regenerated_deterministically(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    written = seeds.generate(first)
+    seeds.generate(second)
+    for path in written:
+        rel = path.relative_to(first)
+        if not path.name.endswith("-with-wal"):   # a WAL header holds random salts
+            assert (second / rel).read_bytes() == path.read_bytes(), rel
+        assert (CORPUS.parent / rel).exists(), f"{rel} is not committed; run python -m fuzz.seeds"
+
+
+def test_seeds_never_contain_the_planted_bug_trigger():
+    for path in seed_files("ops"):
+        ops = O.decode(path.read_bytes())
+        inserted = [op.id for op in ops if type(op) is O.Insert]
+        inserted += [u for op in ops if type(op) is O.InsertMany for u, _ in op.items]
+        assert all(u.bytes[-1] != 0x2A for u in inserted), path.name
+
+
+def test_dictionaries_are_libfuzzer_format():
+    for name in ("ops", "crash", "codec", "file"):
+        lines = (CORPUS / f"{name}.dict").read_text().splitlines()
+        entries = [line for line in lines if line and not line.startswith("#")]
+        assert entries
+        for line in entries:
+            key, _, value = line.partition("=")
+            assert key.isidentifier() and value.startswith('"') and value.endswith('"'), line
+
+
+# ---------------------------------------------------------------- the ops target's oracles
+
+def stream(*ops):
+    return O.encode(list(ops))
+
+
+def test_ops_target_runs_random_streams_clean():
+    rnd = random.Random(7)
+    for _ in range(150):
+        ops_target.test_one_input(bytes(rnd.getrandbits(8) for _ in range(rnd.randint(0, 250))))
+
+
+def test_a_delete_that_leaves_the_record_is_caught(monkeypatch):
+    # What the planted B+tree bug does: delete() says True, the record stays.
+    from engine.db import BlazeDB
+    monkeypatch.setattr(BlazeDB, "delete", lambda self, rid: True)
+    data = stream(O.Insert(V.ID_TABLE[0x2A], {"a": 1}), O.Delete(0))
+    with pytest.raises(OracleMismatch) as info:
+        ops_target.test_one_input(data)
+    assert info.value.kind == "final-state"
+    with pytest.raises(OracleMismatch) as info:
+        ops_target.test_one_input(stream(O.Insert(V.ID_TABLE[1], {}), O.Delete(0), O.Fetch(0)))
+    assert info.value.kind == "error" and info.value.index == 2
+
+
+def test_a_wrong_error_class_is_caught(monkeypatch):
+    from engine.db import BlazeDB
+
+    def fetch(self, rid):
+        raise TransactionError("nope")
+    monkeypatch.setattr(BlazeDB, "fetch", fetch)
+    with pytest.raises(OracleMismatch) as info:
+        ops_target.test_one_input(stream(O.Insert(V.ID_TABLE[1], {}), O.Fetch(0)))
+    assert info.value.kind == "error"
+    assert "Fetch" in str(info.value).splitlines()[0]
+
+
+def test_an_index_only_wrong_answer_is_blamed_on_the_index(monkeypatch):
+    from engine.db import BlazeDB
+    real = BlazeDB._run_query
+
+    def lossy(self, q):
+        rows = real(self, q)
+        indexed = q.where_ is not None and q.where_.op != "or"
+        return rows[1:] if indexed and self._indexes else rows
+    monkeypatch.setattr(BlazeDB, "_run_query", lossy)
+    data = stream(O.Insert(V.ID_TABLE[1], {"a": 1}), O.Insert(V.ID_TABLE[2], {"a": 1}),
+                  O.CreateIndex((("a",),), False), O.Query(O.Cmp(("a",), "==", 1), (), None, None))
+    with pytest.raises(OracleMismatch) as info:
+        ops_target.test_one_input(data)
+    assert info.value.kind == "index-vs-scan"
+
+
+def test_state_lost_on_reopen_is_caught(monkeypatch):
+    from engine.db import BlazeDB
+    real_init = BlazeDB.__init__
+    opened = []
+
+    def forgetful(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        opened.append(self)
+        if len(opened) > 1:
+            self.delete_all()
+    monkeypatch.setattr(BlazeDB, "__init__", forgetful)
+    with pytest.raises(OracleMismatch) as info:
+        ops_target.test_one_input(stream(O.Insert(V.ID_TABLE[1], {"a": 1}), O.Reopen()))
+    assert info.value.kind == "reopen"
+
+
+def test_oracle_mismatch_message_names_index_op_kind_expected_actual():
+    exc = OracleMismatch("result", 3, O.Count(None), 2, 1)
+    first, *rest = str(exc).splitlines()
+    assert first.startswith("[result] op #3 Count:")
+    assert any("expected: 2" in line for line in rest) and any("actual: 1" in line for line in rest)
+    assert set(KINDS) >= {"result", "error", "index-vs-scan", "partition", "reopen", "final-state",
+                          "check", "roundtrip", "recovery", "corrupt-open"}
+    with pytest.raises(ValueError):
+        OracleMismatch("made-up", 0, None, 1, 2)
+
+
+# ---------------------------------------------------------------- codec, file, crash
+
+def test_codec_target_modes_run_clean_on_random_input():
+    rnd = random.Random(3)
+    for mode in (0x00, 0x01, 0x42, 0x99):
+        for _ in range(300):
+            codec_target.test_one_input(bytes([mode]) + bytes(rnd.getrandbits(8) for _ in range(rnd.randint(0, 60))))
+
+
+def test_codec_target_catches_a_non_canonical_encoder(monkeypatch):
+    data = (CORPUS / "codec" / "record-all-types").read_bytes()
+    monkeypatch.setattr(codec_target, "_encode", lambda record: b"BZ\x01\x00")
+    with pytest.raises(OracleMismatch) as info:
+        codec_target.test_one_input(data)
+    assert info.value.kind == "roundtrip"
+
+
+def test_codec_target_catches_an_index_key_out_of_order(monkeypatch):
+    monkeypatch.setattr(codec_target, "_index_key", lambda values: b"same")
+    data = (CORPUS / "codec" / "index-key-strings").read_bytes()
+    with pytest.raises(OracleMismatch):
+        codec_target.test_one_input(data)
+
+
+def test_file_target_survives_damaged_files():
+    good = (CORPUS / "file" / "crud-checkpointed").read_bytes()
+    rnd = random.Random(11)
+    for _ in range(60):
+        bad = bytearray(good)
+        for _ in range(rnd.randint(1, 6)):
+            bad[rnd.randrange(4, len(bad))] ^= 1 << rnd.randrange(8)
+        file_target.test_one_input(bytes(bad))
+    for cut in (4, 100, 4100, len(good) - 1):
+        file_target.test_one_input(good[:cut])
+
+
+@pytest.mark.parametrize("kind", [0, 1, 2, 3])
+def test_crash_target_every_kind_on_a_write_heavy_stream(kind):
+    ops = O.decode((CORPUS / "ops" / "churn").read_bytes())
+    for n in range(0, 40, 3):
+        crash_target.test_one_input(crash_target.encode_input((kind, n, n * 7 % 256), ops))
+
+
+def test_crash_target_catches_lost_commits(monkeypatch):
+    real = crash_target.BlazeDB
+    opens = []
+
+    def open_losing_the_wal(path, *, vfs, **kwargs):
+        opens.append(path)
+        if len(opens) > 1:
+            crash_target._FS.remove(path + "-wal")     # as if recovery ignored the log
+        return real(path, vfs=vfs, **kwargs)
+    monkeypatch.setattr(crash_target, "BlazeDB", open_losing_the_wal)
+    data = crash_target.encode_input((2, 5, 0), [O.Insert(V.ID_TABLE[1], {"a": 1})])
+    with pytest.raises(OracleMismatch) as info:
+        crash_target.test_one_input(data)
+    assert info.value.kind == "recovery"
+
+
+# ---------------------------------------------------------------- the planted build
+
+PLANTED = CORPUS.parent / "build" / "fuzz" / "planted"
+
+
+@pytest.mark.fuzzbuild
+@pytest.mark.skipif(not (PLANTED / "preload.so").exists(),
+                    reason="no planted build (python -m fuzz.build --flavor planted)")
+def test_ops_target_finds_the_planted_btree_bug():
+    """Under -DBLAZEDB_PLANT_BUGS a delete leaves keys ending in 0x2A: the ops
+    target must report it as an OracleMismatch, not pass and not crash."""
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "from fuzz import opstream as O, values as V\n"
+        "from fuzz.targets import ops\n"
+        "from fuzz.oracles import OracleMismatch\n"
+        "data = O.encode([O.Insert(V.ID_TABLE[0x2A], {'a': 1}), O.Delete(0)])\n"
+        "try:\n    ops.test_one_input(data)\nexcept OracleMismatch as e:\n"
+        "    print('FOUND', e.kind)\nelse:\n    print('MISSED')\n")
+    env = dict(os.environ, LD_PRELOAD=str(PLANTED / "preload.so"), BLAZEDB_NATIVE_DIR=str(PLANTED),
+               ASAN_OPTIONS="detect_leaks=0")
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                         timeout=120, cwd=CORPUS.parent)
+    assert "FOUND final-state" in out.stdout, out.stdout + out.stderr[-2000:]
