@@ -16,7 +16,9 @@ therefore belongs to the thread that began it.
 """
 from __future__ import annotations
 
+import itertools
 import threading
+import time
 import uuid
 from contextlib import contextmanager
 
@@ -81,7 +83,7 @@ class BlazeDB:
 
     def __init__(self, path: str | None = None, *, vfs=None, readonly: bool = False,
                  lock_timeout: float = 0.0, checkpoint_pages: int = 1000,
-                 cache_pages: int = 2048, id_generator=None):
+                 cache_pages: int = 2048, id_generator=None, clock=None):
         if path is None:
             vfs = vfs if vfs is not None else _store_mod.MemFS()
             path = MEMORY_FILE
@@ -89,7 +91,7 @@ class BlazeDB:
         self.readonly = readonly
         self._lock = threading.RLock()
         self._txn_held = False          # begin() keeps one extra hold of _lock
-        self._new_id = id_generator or IdGenerator()
+        self._new_id = id_generator or IdGenerator(clock or time.time)
         self._base_query = Query(self)
         self._store = _store_mod.Store(path, vfs=vfs, readonly=readonly,
                                        lock_timeout=lock_timeout,
@@ -115,6 +117,7 @@ class BlazeDB:
                         raise
             self._indexes: dict[str, IndexDef] = {}
             self._load_catalog()
+            self._continue_ids()
         except BaseException:
             self._store.close()
             raise
@@ -152,6 +155,13 @@ class BlazeDB:
     def _check_open(self):
         if self._store.closed:
             raise ClosedError("the database is closed")
+
+    def _continue_ids(self):
+        """New ids sort after every stored one, even when the clock is behind it."""
+        if isinstance(self._new_id, IdGenerator):
+            for key, _ in self._store.scan(RECORDS, reverse=True):
+                self._new_id.advance_past(_UUID(bytes=key))
+                break
 
     def _load_catalog(self):
         indexes = {}
@@ -362,18 +372,19 @@ class BlazeDB:
         return None if data is None else _decode(data)
 
     def fetch_all(self, batch: int = 256):
-        """Every record in id order, streamed (the lock is held per batch, not throughout)."""
+        """Every record in id order, streamed from one scan.
+
+        The scan holds one snapshot, so a read-only handle sees a single
+        committed state for the whole iteration even while another process
+        commits. The lock is held per batch, not throughout: other threads of
+        this process may write meanwhile (the scan then continues after the
+        last id it returned)."""
         with self._lock:
             self._check_open()
-        after = None
+            scan = self._store.scan(RECORDS)
         while True:
             with self._lock:
-                chunk = []
-                for key, value in self._store.scan(RECORDS, after, None, include_start=False):
-                    chunk.append(value)
-                    after = key
-                    if len(chunk) >= batch:
-                        break
+                chunk = [value for _, value in itertools.islice(scan, batch)]
             for value in chunk:
                 yield _decode(value)
             if len(chunk) < batch:

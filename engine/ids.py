@@ -39,6 +39,18 @@ class IdGenerator:
         self._lock = threading.Lock()
         self._last: tuple[int, int] = (-1, 0)    # (milliseconds, 74-bit counter)
 
+    def advance_past(self, existing: uuid.UUID) -> None:
+        """Makes every later id sort after `existing` (a stored UUIDv7 id).
+
+        Ids of other versions carry no time and are left alone."""
+        if existing.version != 7:
+            return
+        value = existing.int
+        ms = value >> 80
+        counter = ((value >> 64) & ((1 << _RAND_A_BITS) - 1)) << _RAND_B_BITS | (value & ((1 << _RAND_B_BITS) - 1))
+        with self._lock:
+            self._last = max(self._last, (ms, counter))
+
     def __call__(self) -> uuid.UUID:
         with self._lock:
             now_ms = max(0, int(self._clock() * 1000))

@@ -79,6 +79,12 @@ class SafeText(TypeDecorator):
                 .replace("\x00", "\\x00"))
 
 
+class SafeString(SafeText):
+    """SafeText with a length limit (VARCHAR)."""
+    impl = String
+    cache_ok = True
+
+
 class Base(DeclarativeBase):
     pass
 
@@ -91,7 +97,7 @@ class Bucket(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     signature_digest: Mapped[str] = mapped_column(String(64))
     signature_key: Mapped[str] = mapped_column(SafeText)
-    crash_type: Mapped[str] = mapped_column(SafeText(300))
+    crash_type: Mapped[str] = mapped_column(SafeString(300))
     frames_json: Mapped[str] = mapped_column(SafeText, default="[]")  # the signature's frames
     kind: Mapped[str] = mapped_column(String(20))
     title: Mapped[str] = mapped_column(SafeText, default="")  # first line of the crash message
@@ -122,13 +128,13 @@ class Testcase(Base):
     kind: Mapped[str] = mapped_column(String(20))
     original_name: Mapped[str] = mapped_column(SafeText)  # untrusted: may hold any character
     size: Mapped[int] = mapped_column(Integer)
-    data: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    data: Mapped[bytes] = deferred(mapped_column(LargeBinary, nullable=False))
     build_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
     build_flavor: Mapped[str | None] = mapped_column(String(40), nullable=True)
     found_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sidecar_json: Mapped[str | None] = deferred(mapped_column(SafeText, nullable=True))
-    report_text: Mapped[str] = deferred(mapped_column(SafeText, default=""))
+    report_text: Mapped[str] = deferred(mapped_column(SafeText, default="", nullable=False))
     report_source: Mapped[str] = mapped_column(String(10))  # "repro" | "sidecar" | "none"
     severity: Mapped[str] = mapped_column(String(8), default="low")
     repro_attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -159,7 +165,7 @@ class ReproRun(Base):
     duration: Mapped[float] = mapped_column(Float, default=0.0)
     signature_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
     matched: Mapped[bool] = mapped_column(Boolean, default=False)
-    output_tail: Mapped[str] = deferred(mapped_column(SafeText, default=""))
+    output_tail: Mapped[str] = deferred(mapped_column(SafeText, default="", nullable=False))
 
     testcase: Mapped[Testcase] = relationship(back_populates="runs")
 
