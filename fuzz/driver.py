@@ -23,7 +23,6 @@ from fuzz import opstream as O
 from fuzz.model_query import AGG_NAME
 from fuzz.values import NAN, Vec
 
-
 # ---------------------------------------------------------------- value conversion
 
 def to_engine(v):
@@ -105,6 +104,17 @@ def build_query(db, op, where=None):
     return q
 
 
+def run_query(q, form: str):
+    """The terminal call of a Query op: all() | first() | exists() | count()."""
+    if form == "first":
+        return from_engine(q.first())
+    if form == "exists":
+        return q.exists()
+    if form == "count":
+        return q.count()
+    return from_engine(q.all())
+
+
 def agg(func: str, path):
     return Agg("count", None) if func == "count_all" else Agg(func, O.dotted(path))
 
@@ -132,7 +142,7 @@ def execute(db, op, ids: O.IdSpace):
     if kind is O.DeleteAll:
         return db.delete_all(pred(op.where) if op.where is not None else None)
     if kind is O.Query:
-        return from_engine(build_query(db, op).all())
+        return run_query(build_query(db, op), op.form)
     if kind is O.Count:
         return db.count(pred(op.where) if op.where is not None else None)
     if kind is O.Aggregate:
@@ -244,9 +254,9 @@ def py_call(op, ids: O.IdSpace) -> str:
         return py_pred(w) if w is not None else "None"
 
     if kind is O.Insert:
-        return f"db.insert({{**{py_value(op.record)}, 'id': {py_value(op.id)}}})"
+        return f"db.insert({py_value({**op.record, 'id': op.id})})"
     if kind is O.InsertMany:
-        recs = ", ".join(f"{{**{py_value(r)}, 'id': {py_value(u)}}}" for u, r in op.items)
+        recs = ", ".join(py_value({**r, "id": u}) for u, r in op.items)
         return f"db.insert_many([{recs}])"
     if kind is O.Fetch:
         return f"db.fetch({rid(op.ref)})"
@@ -272,7 +282,7 @@ def py_call(op, ids: O.IdSpace) -> str:
             q += f".limit({op.limit})"
         if op.offset:
             q += f".offset({op.offset})"
-        return q + ".all()"
+        return q + f".{op.form}()"
     if kind is O.Aggregate:
         q = "db.query()"
         if op.where is not None:
@@ -322,19 +332,36 @@ db = open_db()
 '''
 
 
+def _expected(model, op, ids) -> str:
+    """What the reference model says op returns: a short comment for the reader."""
+    try:
+        result = model.apply(op, ids)
+    except BlazeError as exc:
+        return f"model: raises {type(exc).__name__}"
+    if result is None:
+        return "model: None"
+    text = repr(result)
+    return "model: " + (text if len(text) <= 80 else text[:77] + "...")
+
+
 def to_python(ops) -> str:
-    """A runnable script replaying `ops` on a fresh in-memory BlazeDB, ending with check()."""
+    """A runnable script replaying `ops` on a fresh in-memory BlazeDB, ending with
+    check(); each line says what the reference model expects it to return."""
+    from fuzz.model import Model  # here: the model is only needed for the comments
+
     ids = O.IdSpace()
+    model = Model()
     lines = [SCRIPT_HEADER]
     for i, op in enumerate(ops):
         if type(op) not in O.OP_KINDS:   # a target's annotation (e.g. the crash point)
             lines.append(f"# op {i}: {op!r}")
             continue
         call = py_call(op, ids)
+        note = _expected(model, op, ids)
         if type(op) is O.Reopen:
             lines.append(f"{call}  # op {i}")
         else:
-            lines.append(f"attempt(lambda: {call})  # op {i}")
+            lines.append(f"attempt(lambda: {call})  # op {i}; {note}")
         ids.note(op)
     lines.append("db.check()")
     lines.append("db.close()")

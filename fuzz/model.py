@@ -18,7 +18,12 @@ from __future__ import annotations
 import uuid
 
 from engine.errors import (
-    BlazeIndexError, DuplicateRecordError, InvalidRecordError, RecordNotFound, RecordTooLargeError, TransactionError,
+    BlazeIndexError,
+    DuplicateRecordError,
+    InvalidRecordError,
+    RecordNotFound,
+    RecordTooLargeError,
+    TransactionError,
     UniqueConstraintError,
 )
 from fuzz import model_query as Q
@@ -205,7 +210,14 @@ class Model:
         return len(doomed)
 
     def _op_Query(self, op, ids):
-        return Q.run_query(self.records, op.where, op.order_by, op.limit, op.offset)
+        rows = Q.run_query(self.records, op.where, op.order_by, op.limit, op.offset)
+        if op.form == "first":
+            return rows[0] if rows else None
+        if op.form == "exists":
+            return bool(rows)
+        if op.form == "count":
+            return len(rows)
+        return rows
 
     def _op_Count(self, op, ids):
         return len(Q.select(self.records, op.where))
@@ -240,39 +252,33 @@ class Model:
         if name not in self.indexes:
             raise BlazeIndexError(f"no index {name} (model)")
         self.indexes = {k: v for k, v in self.indexes.items() if k != name}
-        return None
 
     def _op_Begin(self, op, ids):
         if self._snapshot is not None:
             raise TransactionError("nested begin (model)")
         self._snapshot = (self.records, self.indexes)
         self.records = dict(self.records)
-        return None
 
     def _op_Commit(self, op, ids):
         if self._snapshot is None:
             raise TransactionError("commit without begin (model)")
         self._snapshot = None
-        return None
 
     def _op_Rollback(self, op, ids):
         if self._snapshot is None:
             raise TransactionError("rollback without begin (model)")
         self.records, self.indexes = self._snapshot
         self._snapshot = None
-        return None
 
     def _op_Checkpoint(self, op, ids):
         if self._snapshot is not None:
             raise TransactionError("checkpoint inside a transaction (model)")
-        return None
 
     def _op_Reopen(self, op, ids):
         # close() with an open transaction rolls it back: it was never committed.
         if self._snapshot is not None:
             self.records, self.indexes = self._snapshot
             self._snapshot = None
-        return None
 
     def _op_Check(self, op, ids):
         # check() reports the records and, per index, its entries: one per record.
@@ -280,4 +286,4 @@ class Model:
         return {"records": n, "indexes": {name: n for name in self.indexes}}
 
 
-__all__ = ["Model", "record_error", "Vec"]
+__all__ = ["Model", "Vec", "record_error"]

@@ -249,5 +249,15 @@ def unique_key(record: dict, paths: tuple):
     return tuple(okey(v) for v in vals)
 
 
-__all__ = ["validate_pred", "matches", "select", "run_query", "run_aggregate",
-           "aggregate_value", "unique_key", "AGG_NAME", "uuid", "Vec"]
+__all__ = [
+    "AGG_NAME",
+    "Vec",
+    "aggregate_value",
+    "matches",
+    "run_aggregate",
+    "run_query",
+    "select",
+    "unique_key",
+    "uuid",
+    "validate_pred",
+]

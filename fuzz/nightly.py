@@ -33,6 +33,7 @@ from fuzz import corpus_cli
 from fuzz import run as frun
 
 RESERVE_SHARE, RESERVE_MIN_S = 0.10, 10
+STARTUP_S = 3              # per target: harness start under ASan, seeds, final stats
 VERIFY_LIMIT = 50          # old artifacts re-run per night (oldest bucket first is triage's job)
 TRIAGE_CMD = [sys.executable, "-c", "from fuzz.cli import main; main()", "triage"]
 
@@ -58,7 +59,8 @@ class TargetOutcome:
     cov: int | None = None
     ft: int | None = None
     corpus_before: int = 0
-    corpus_after: int = 0
+    corpus_fuzzed: int = 0          # after fuzzing
+    corpus_after: int = 0           # after minimizing
     new_findings: list[dict] = field(default_factory=list)
     message: str = ""
 
@@ -70,10 +72,13 @@ def triage_available() -> bool:
         return False
 
 
-def _triage(args: list[str], timeout: float) -> dict:
+def _triage(args: list[str], timeout: float, root: Path) -> dict:
+    """One `blazefuzz triage ...` step, run in the data root: triage's defaults
+    (./crashes, .blazefuzz/triage.sqlite) then name this job's directories."""
     cmd = TRIAGE_CMD + args
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=max(timeout, 30), check=False)
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=max(timeout, 30), check=False,
+                              cwd=root)
     except subprocess.TimeoutExpired:
         return {"command": " ".join(args), "exit_code": None, "output": "timed out"}
     return {"command": " ".join(args), "exit_code": proc.returncode,
@@ -136,11 +141,12 @@ def write_report(root: Path, run_id: str, report: dict) -> tuple[Path, Path]:
     lines = [f"# BlazeFuzz nightly {run_id}", "",
              f"Budget {report['budget']} s, took {report['elapsed']:.0f} s, build {report['build_id']}.",
              f"New findings: **{report['new_findings']}**.", "",
-             "| target | seconds | exec/s | cov | ft | corpus before -> after | new findings | note |",
+             "| target | seconds | exec/s | cov | ft | corpus before -> fuzzed -> minimized | new findings | note |",
              "|---|---|---|---|---|---|---|---|"]
     for t in report["targets"]:
         lines.append(f"| {t['target']} | {t['seconds']} | {t['exec_per_sec']:,.0f} | {t['cov']} | {t['ft']} "
-                     f"| {t['corpus_before']} -> {t['corpus_after']} | {len(t['new_findings'])} "
+                     f"| {t['corpus_before']} -> {t['corpus_fuzzed']} -> {t['corpus_after']} "
+                     f"| {len(t['new_findings'])} "
                      f"| {_md(t['message'])} |")
     for t in report["targets"]:
         for f in t["new_findings"]:
@@ -193,7 +199,7 @@ def nightly(budget, targets, jobs, run_triage):
         sys.exit(2)
 
     reserve = max(RESERVE_MIN_S, int(budget * RESERVE_SHARE))
-    share = max(1, int((budget - reserve - (time.monotonic() - t0)) // len(names)))
+    share = max(1, int((budget - reserve - (time.monotonic() - t0)) // len(names)) - STARTUP_S)
     before = {name: art.list_artifacts(frun.RunConfig(target=name).crashes_dir()) for name in names}
     outcomes = []
     for name in names:
@@ -205,6 +211,7 @@ def nightly(budget, targets, jobs, run_triage):
         except frun.UsageError as exc:
             outcome = TargetOutcome(target=name, seconds=share, exit_code=2, message=str(exc))
         outcome.corpus_before = count
+        outcome.corpus_fuzzed = len(corpus_cli._units(cfg.corpus_dir()))
         outcomes.append(outcome)
 
     for outcome in outcomes:                       # 3. merge: minimize the working corpora
@@ -219,19 +226,21 @@ def nightly(budget, targets, jobs, run_triage):
         outcome.corpus_after = len(corpus_cli._units(directory))
 
     deadline = t0 + budget
+    new = sum(len(o.new_findings) for o in outcomes)
     triage_steps = None
     if not run_triage:
         triage_steps = []
     elif triage_available():                        # 4. triage, 5. its fix verification
-        triage_steps = [_triage(["daemon", "--once"], deadline - time.monotonic())]
-        triage_steps.append(_triage(["verify-fixed"], deadline - time.monotonic()))
+        left = deadline - time.monotonic()
+        per_bucket = max(5, min(120, int(left / (new + 1))))
+        triage_steps = [_triage(["daemon", "--once", "--minimize-budget", str(per_bucket)], left, root)]
+        triage_steps.append(_triage(["verify-fixed"], deadline - time.monotonic(), root))
     else:
         click.echo("nightly: triage is not installed (no triage.cli); skipping triage", err=True)
     verified = []
     for name in names:
         verified += verify_old(name, before[name], deadline)
 
-    new = sum(len(o.new_findings) for o in outcomes)
     report = {"run": run_id, "budget": budget, "elapsed": time.monotonic() - t0,
               "build_id": built.build_id, "new_findings": new,
               "targets": [o.__dict__ for o in outcomes], "triage": triage_steps, "verified": verified}

@@ -54,7 +54,7 @@ vectors = st.lists(floats, max_size=V.MAX_LEN).map(V.Vec)
 scalars = st.one_of(st.none(), st.booleans(), ints, floats, texts, datas, dates, uuids)
 
 
-@functools.lru_cache(maxsize=None)  # one strategy object per depth: cheap to build and to repr
+@functools.cache  # one strategy object per depth: cheap to build and to repr
 def values(depth: int = 1):
     """Values at nesting `depth` (containers only while depth < MAX_NESTING)."""
     if depth >= V.MAX_NESTING:
@@ -73,7 +73,7 @@ path_segments = st.one_of(st.sampled_from(V.PATH_NAMES), names)
 paths = st.lists(path_segments, min_size=1, max_size=O.MAX_PATH).map(tuple)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def predicates(depth: int = 0):
     v = values(1)
     leaves = st.one_of(
@@ -111,7 +111,7 @@ OP_STRATEGIES = {
     O.Replace: st.builds(O.Replace, refs, records),
     O.Delete: st.builds(O.Delete, refs),
     O.DeleteAll: st.builds(O.DeleteAll, wheres),
-    O.Query: st.builds(O.Query, wheres, order_bys, limits, limits),
+    O.Query: st.builds(O.Query, wheres, order_bys, limits, limits, st.sampled_from(O.QUERY_FORMS)),
     O.Count: st.builds(O.Count, wheres),
     O.Aggregate: st.builds(O.Aggregate, st.sampled_from(O.AGG_FUNCS), paths, wheres,
                            st.lists(paths, max_size=O.MAX_GROUP).map(tuple)),

@@ -21,6 +21,8 @@ the 256 codes). Fields, in declaration order of the dataclass:
               3 between path lo hi | 4 contains path value | 5 exists path |
               6 missing path | 7 and p q | 8 or p q | 9 not p
     limit/offset  byte: 0 = None, else byte - 1
+    query     where, sort key count % (MAX_SORT + 1), (path, desc byte & 1)...,
+              limit, offset, form byte % 4 (all, first, exists, count)
 
 Ids: ops that read or change a record name it by `ref`, an index into the
 ids the stream has inserted so far (in first-seen order, whatever the
@@ -39,7 +41,6 @@ import dataclasses
 import struct
 import uuid
 from dataclasses import dataclass
-from typing import Optional, Union
 
 import msgpack
 
@@ -55,10 +56,11 @@ MAX_MANY = 4          # records of one insert_many
 MAX_SORT = 2
 MAX_GROUP = 2
 
-Ref = Union[int, uuid.UUID]
+Ref = int | uuid.UUID
 Path = tuple  # of field names; the engine takes them dotted (`dotted`)
 
 CMP_OPS = ("==", "!=", "<", "<=", ">", ">=")
+QUERY_FORMS = ("all", "first", "exists", "count")
 AGG_FUNCS = ("count_all", "count", "sum", "avg", "min", "max")  # count_all = count()
 
 
@@ -108,22 +110,22 @@ class Missing:
 
 @dataclass(frozen=True)
 class And:
-    left: "Pred"
-    right: "Pred"
+    left: Pred
+    right: Pred
 
 
 @dataclass(frozen=True)
 class Or:
-    left: "Pred"
-    right: "Pred"
+    left: Pred
+    right: Pred
 
 
 @dataclass(frozen=True)
 class Not:
-    inner: "Pred"
+    inner: Pred
 
 
-Pred = Union[Cmp, In, NotIn, Between, Contains, Exists, Missing, And, Or, Not]
+Pred = Cmp | In | NotIn | Between | Contains | Exists | Missing | And | Or | Not
 PRED_KINDS = (Cmp, In, NotIn, Between, Contains, Exists, Missing, And, Or, Not)
 _LEAF_PREDS = 7
 
@@ -171,27 +173,28 @@ class Delete:
 
 @dataclass(frozen=True)
 class DeleteAll:
-    where: Optional[Pred]
+    where: Pred | None
 
 
 @dataclass(frozen=True)
 class Query:
-    where: Optional[Pred]
+    where: Pred | None
     order_by: tuple  # of (path, descending: bool)
-    limit: Optional[int]
-    offset: Optional[int]
+    limit: int | None
+    offset: int | None
+    form: str = "all"   # the terminal call: all() | first() | exists() | count()
 
 
 @dataclass(frozen=True)
 class Count:
-    where: Optional[Pred]
+    where: Pred | None
 
 
 @dataclass(frozen=True)
 class Aggregate:
     func: str
     path: Path
-    where: Optional[Pred]
+    where: Pred | None
     group_by: tuple  # of paths
 
 
@@ -236,9 +239,9 @@ class Check:
     pass
 
 
-Op = Union[Insert, InsertMany, Fetch, Update, Upsert, Replace, Delete, DeleteAll, Query,
-           Count, Aggregate, CreateIndex, DropIndex, Begin, Commit, Rollback, Checkpoint,
-           Reopen, Check]
+Op = (Insert | InsertMany | Fetch | Update | Upsert | Replace | Delete | DeleteAll | Query
+      | Count | Aggregate | CreateIndex | DropIndex | Begin | Commit | Rollback | Checkpoint
+      | Reopen | Check)
 
 # Weights of the tag table: inserts and deletes dominate so that streams build
 # and churn B+trees; queries check them.
@@ -274,7 +277,7 @@ class IdSpace:
     op list alone, so engine, model and printed reproducer agree on the ids.
     """
 
-    __slots__ = ("seen", "_known")
+    __slots__ = ("_known", "seen")
 
     def __init__(self):
         self.seen: list[uuid.UUID] = []
@@ -336,7 +339,8 @@ def _read_op(r: Reader):
     if kind is Query:
         where = _read_where(r)
         order_by = tuple((_read_path(r), bool(r.u8() & 1)) for _ in range(r.u8() % (MAX_SORT + 1)))
-        return Query(where, order_by, _read_opt(r), _read_opt(r))
+        limit, offset = _read_opt(r), _read_opt(r)
+        return Query(where, order_by, limit, offset, QUERY_FORMS[r.u8() % len(QUERY_FORMS)])
     if kind is Count:
         return Count(_read_where(r))
     if kind is Aggregate:
@@ -367,12 +371,12 @@ def _read_path(r: Reader) -> Path:
     return tuple(V.read_path_segment(r) for _ in range(r.u8() % MAX_PATH + 1))
 
 
-def _read_opt(r: Reader) -> Optional[int]:
+def _read_opt(r: Reader) -> int | None:
     b = r.u8()
     return None if b == 0 else b - 1
 
 
-def _read_where(r: Reader) -> Optional[Pred]:
+def _read_where(r: Reader) -> Pred | None:
     return _read_pred(r, 0) if r.u8() else None
 
 
@@ -441,6 +445,7 @@ def _write_op(out: bytearray, op) -> None:
             out.append(1 if desc else 0)
         _write_opt(out, op.limit)
         _write_opt(out, op.offset)
+        out.append(QUERY_FORMS.index(op.form))
     elif kind is Aggregate:
         out.append(AGG_FUNCS.index(op.func))
         _write_path(out, op.path)
@@ -491,7 +496,7 @@ def _write_path(out: bytearray, path: Path) -> None:
         V.write_path_segment(out, seg)
 
 
-def _write_opt(out: bytearray, n: Optional[int]) -> None:
+def _write_opt(out: bytearray, n: int | None) -> None:
     if n is None:
         out.append(0)
     elif type(n) is int and 0 <= n < 255:
@@ -500,7 +505,7 @@ def _write_opt(out: bytearray, n: Optional[int]) -> None:
         raise ValueError(f"limit/offset {n!r} is outside the op grammar (None or 0..254)")
 
 
-def _write_where(out: bytearray, where: Optional[Pred]) -> None:
+def _write_where(out: bytearray, where: Pred | None) -> None:
     if where is None:
         out.append(0)
     else:

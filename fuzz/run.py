@@ -430,8 +430,10 @@ def fuzz(cfg: RunConfig, display: Display | None = None) -> RunResult:
                               build_flavor=built.sidecar_flavor, argv=argv, report=report)
 
     with open(rundir / "fuzz.log", "w", encoding="utf-8") as full_log, display, _term_as_interrupt():
+        # Its own process group: libFuzzer's -jobs workers (started through sh) are
+        # in it too, so one signal to the group stops them all, whoever got Ctrl-C.
         proc = subprocess.Popen(argv, cwd=rundir, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT)
+                                stderr=subprocess.STDOUT, start_new_session=True)
         lines: queue.Queue = queue.Queue()
         threading.Thread(target=_reader, args=(proc.stdout, lines), daemon=True).start()
         deadline = None
@@ -448,14 +450,13 @@ def fuzz(cfg: RunConfig, display: Display | None = None) -> RunResult:
                     handle(main, line)
                 for worker, wline in logs.poll():
                     handle(workers.setdefault(worker, Stream(worker, rundir)), wline)
-                if deadline is not None and time.monotonic() > deadline and proc.poll() is None:
-                    proc.kill()
+                if deadline is not None and time.monotonic() > deadline:
+                    _signal_group(proc, signal.SIGKILL)
             except KeyboardInterrupt:
-                # The terminal sent SIGINT to libFuzzer too; it stops and keeps the corpus.
-                # Forward it in case only this process got it; kill if it hangs.
+                # Ctrl-C or SIGTERM: libFuzzer stops on SIGINT and keeps corpus and
+                # artifacts; killed if it has not stopped within 10 s.
                 interrupted = True
-                if proc.poll() is None:
-                    proc.send_signal(signal.SIGINT)
+                _signal_group(proc, signal.SIGINT)
                 deadline = time.monotonic() + 10
         returncode = proc.wait()
         for worker, wline in [*logs.poll(), *logs.flush()]:
@@ -490,6 +491,13 @@ def fuzz(cfg: RunConfig, display: Display | None = None) -> RunResult:
     return RunResult(exit_code=exit_code, returncode=returncode, artifacts=found, findings=findings,
                      final=final, last=writer.last, log=rundir / "fuzz.log", message=message,
                      elapsed=time.time() - started)
+
+
+def _signal_group(proc: subprocess.Popen, signum: int) -> None:
+    try:
+        os.killpg(proc.pid, signum)
+    except ProcessLookupError:
+        pass
 
 
 @contextlib.contextmanager

@@ -71,6 +71,7 @@ def ops_seeds() -> dict[str, list]:
                           (r[2], {"a": 2}), (r[3], {"a": 0.5, "b": "x"}))),
             O.Query(O.And(O.Cmp(("a",), "==", 1), O.Cmp(("b",), ">=", "x")), ((("b",), True),), 5, None),
             O.Query(O.Between(("a",), 0, 1), (), None, 1), O.Count(O.In(("a",), (1, 2))),
+            O.Query(O.Cmp(("a",), "==", 1), (), 1, None, "count"), O.Query(None, ((("a",), False),), 2, None, "first"),
             O.Update(2, {"a": 1}), O.Delete(0), O.Query(O.Cmp(("a",), "==", 1), (), None, None),
         ],
         "transactions": [
@@ -86,8 +87,10 @@ def ops_seeds() -> dict[str, list]:
                           (r[3], {"a": V.NAN, "meta": {"a": [1]}}))),
             O.Query(O.Cmp(("a",), "<", 2), ((("a",), False),), None, None),
             O.Query(O.Not(O.Cmp(("a",), "!=", 1)), (), None, None),
-            O.Query(O.Contains(("s",), "b"), ((("s",), True),), 2, 0),
-            O.Query(O.Contains(("tags",), 2), (), None, None),
+            O.Query(O.Contains(("s",), "b"), ((("s",), True),), 2, 0, "first"),
+            O.Query(O.Contains(("tags",), 2), (), None, None, "exists"),
+            O.Query(O.Cmp(("id",), "==", _rid(2)), (), None, None),
+            O.Query(O.Exists(("a",)), ((("a",), True),), 2, 1, "count"),
             O.Query(O.Or(O.Missing(("meta", "a")), O.NotIn(("a",), (1, "1"))), ((("meta", "a"), True),), 3, 1),
             O.Query(O.Cmp(("tags", "0"), "==", "x"), (), None, None),
             O.Count(O.Exists(("meta",))), O.Count(None),
@@ -249,7 +252,10 @@ def file_dict() -> str:
     return "\n".join(lines) + "\n"
 
 
-def generate(root: Path = ROOT) -> list[Path]:
+def generate(root: Path = ROOT, refresh_wal_seeds: bool = False) -> list[Path]:
+    """Write every seed and dictionary; returns their paths. File seeds with a
+    WAL are only written when missing (or with refresh_wal_seeds): a WAL header
+    holds random salts, so rewriting them would change bytes on every run."""
     corpus = root / "corpus"
     written = []
     sets = {
@@ -264,7 +270,8 @@ def generate(root: Path = ROOT) -> list[Path]:
         d.mkdir(parents=True, exist_ok=True)
         for name, data in seeds.items():
             path = d / name
-            path.write_bytes(data)
+            if not (name.endswith("-with-wal") and path.exists() and not refresh_wal_seeds):
+                path.write_bytes(data)
             written.append(path)
     for target, text in {"ops": ops_dict(), "crash": ops_dict(), "codec": codec_dict(),
                          "file": file_dict()}.items():
@@ -277,8 +284,10 @@ def generate(root: Path = ROOT) -> list[Path]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fuzz.seeds", description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=ROOT, help="repository root (default: this checkout)")
+    parser.add_argument("--refresh-wal-seeds", action="store_true",
+                        help="also rewrite the file target's WAL seeds (their salts are random)")
     args = parser.parse_args(argv)
-    for path in generate(args.root):
+    for path in generate(args.root, args.refresh_wal_seeds):
         print(path.relative_to(args.root))
     return 0
 

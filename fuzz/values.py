@@ -54,7 +54,7 @@ MAX_LEN = 5          # elements of an array / dictionary / vector
 MAX_STR = 255
 SHORT = 8            # lengths up to SHORT take one byte; longer ones two
 
-UTC = _dt.timezone.utc
+UTC = _dt.UTC
 EPOCH = _dt.datetime(1970, 1, 1, tzinfo=UTC)
 DATE_MIN = _dt.datetime(1, 1, 1, tzinfo=UTC)
 DATE_MAX = _dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)

@@ -209,7 +209,7 @@ def list_(store_url, statuses, target, severities, since, sort, as_json):
         bucket = row.bucket
         frames = bucket.frames
         table.add_row(str(bucket.id), bucket.status, bucket.severity, str(row.count),
-                      row.reliability.split(" ")[0], escape(",".join(row.targets)), escape(bucket.crash_type),
+                      row.reliability_short, escape(",".join(row.targets)), escape(bucket.crash_type),
                       escape(str(frames[0]) if frames else "-"), _when(row.last_seen))
     console = _console()
     if rows:

@@ -75,6 +75,8 @@ class TriageDaemon:
         self.ingester = ingester
         self.directories = [Path(d) for d in directories]
         self.minimizer = minimizer
+        if minimizer is not None:
+            minimizer.should_stop = lambda: self._stop.is_set()
         self.console = console or Console(stderr=True)
         self.settle_seconds = settle_seconds
         self.rescan_seconds = rescan_seconds

@@ -227,13 +227,12 @@ class Ingester:
                 session.execute(update(Bucket).where(Bucket.id == bucket.id,
                                                      Bucket.severity_rank < rank)
                                 .values(severity=analysis.severity, severity_rank=rank))
-            if bucket.status == "fixed":
-                bucket.status = "new"
+            # Conditional UPDATEs: a reviewer's concurrent `mark` is never overwritten.
+            if _set_status(session, bucket.id, "fixed", "new"):
                 session.add(HistoryEvent(bucket_id=bucket.id, testcase_id=testcase_id,
                                          event="regressed", actor=who,
                                          detail=f"new testcase after fix in {bucket.fixed_build_id}"))
-            elif bucket.status == "flaky" and row["reliable"]:
-                bucket.status = "new"
+            elif row["reliable"] and _set_status(session, bucket.id, "flaky", "new"):
                 session.add(HistoryEvent(bucket_id=bucket.id, testcase_id=testcase_id,
                                          event="status", actor=who,
                                          detail="flaky -> new: a testcase reproduces reliably"))
@@ -301,6 +300,12 @@ class Ingester:
             original_path=str(path), stored_path=str(dest), size=size, reason=reason)),
             what="record a quarantined artifact")
         return IngestResult(str(path), "quarantined", reason=reason)
+
+
+def _set_status(session: Session, bucket_id: int, old: str, new: str) -> bool:
+    changed = session.execute(update(Bucket).where(Bucket.id == bucket_id, Bucket.status == old)
+                              .values(status=new)).rowcount
+    return changed == 1
 
 
 def run_row(testcase_id: int, run, purpose: str, build_id: str | None,

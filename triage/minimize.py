@@ -103,6 +103,8 @@ class Minimizer:
         self.byte_command = tuple(byte_command) if byte_command else None
         self.byte_budget_seconds = byte_budget_seconds
         self.target_package = target_package
+        # The daemon's stop flag: a stopping daemon keeps the best case found so far.
+        self.should_stop: Callable[[], bool] = lambda: False
 
     def minimize(self, target: str, data: bytes, digest: str,
                  found_with: str | None = None) -> MinimizeResult:
@@ -121,7 +123,8 @@ class Minimizer:
             return cache[key]
 
         def out_of_budget() -> bool:
-            return time.monotonic() > deadline or result.checks >= self.max_checks
+            return (time.monotonic() > deadline or result.checks >= self.max_checks
+                    or self.should_stop())
 
         if self.byte_command:
             self._minimize_bytes(target, result, keeps_signature,

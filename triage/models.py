@@ -8,7 +8,7 @@ Invariants the rest of triage relies on:
 - `buckets.signature_digest` is UNIQUE: one bucket per signature. Buckets are
   created with INSERT ... ON CONFLICT DO NOTHING and then re-read.
 - A bucket's count, first/last seen and targets are *derived* from its
-  testcases (see `bucket_stats`), never kept as counters, so concurrent
+  testcases (see triage/queries.py), never kept as counters, so concurrent
   ingesters cannot make them drift.
 - A testcase row carries its bytes (`data`): the database is the source of
   truth; the content-addressed directory beside it is a convenience copy that
@@ -35,8 +35,6 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
-    func,
-    select,
 )
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -207,11 +205,3 @@ class QuarantineEntry(Base):
     stored_path: Mapped[str] = mapped_column(SafeText)
     size: Mapped[int | None] = mapped_column(Integer, nullable=True)
     reason: Mapped[str] = mapped_column(SafeText)
-
-
-def bucket_stats_query():
-    """(bucket_id, count, first_seen, last_seen) for every bucket, from its testcases."""
-    return (select(Testcase.bucket_id, func.count(Testcase.id).label("count"),
-                   func.min(Testcase.found_at).label("first_seen"),
-                   func.max(Testcase.found_at).label("last_seen"))
-            .group_by(Testcase.bucket_id))

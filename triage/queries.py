@@ -34,6 +34,10 @@ class BucketSummary:
     minimized_size: int | None
 
     @property
+    def reliability_short(self) -> str:
+        return f"{self.repro_matches}/{self.repro_attempts}" if self.repro_attempts else "-"
+
+    @property
     def reliability(self) -> str:
         if not self.repro_attempts:
             return "not reproduced"

@@ -23,6 +23,7 @@ from markupsafe import Markup
 from triage.models import OPEN_STATUSES, utcnow
 from triage.present import (
     describe_reproducer,
+    ensure_reproducer_file,
     repro_command,
     reproducer_data,
     signature_text,
@@ -65,6 +66,7 @@ def write_report(store: Store, out: Path) -> Path:
     for row in rows:
         info = store.read(lambda s, b=row.bucket.id: detail(s, b))
         testcase = info.testcase
+        ensure_reproducer_file(store, testcase)  # the page's repro command names these files
         report_text = testcase.report_text or ""
         if len(report_text) > MAX_REPORT_CHARS:
             report_text = report_text[:MAX_REPORT_CHARS] + "\n[... truncated ...]"

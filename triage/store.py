@@ -91,6 +91,11 @@ def _is_corruption(exc: DBAPIError) -> bool:
     return "file is not a database" in text or "malformed" in text
 
 
+def _is_permanent(exc: DBAPIError) -> bool:
+    """Errors no retry can fix: a SQLite file that cannot be opened (path, permissions)."""
+    return "unable to open database file" in str(exc.orig).lower()
+
+
 class Store:
     """An open triage store. Use `session()` for reads, `write(fn)` for writes."""
 
@@ -149,7 +154,8 @@ class Store:
                         f"triage store {self.display_url} is not a usable database "
                         f"({str(exc.orig).splitlines()[0]}): move the file aside and run again; "
                         f"testcase files under {self.testcases_dir} are kept") from exc
-                transient = isinstance(exc, OperationalError) or exc.connection_invalidated
+                transient = ((isinstance(exc, OperationalError) or exc.connection_invalidated)
+                             and not _is_permanent(exc))
                 if not transient or time.monotonic() + delay > deadline:
                     reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
                     if not transient:

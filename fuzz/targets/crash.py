@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from engine._native import store as _store_mod
 from engine.db import BlazeDB
 from engine.errors import BlazeError, StorageError
+from fuzz import driver
 from fuzz import opstream as O
 from fuzz.oracles import OracleMismatch
 from fuzz.semantics_ref import strict_equal_list
 from fuzz.targets.ops import Session
-from fuzz import driver
 
 DB_FILE = "crash.blazedb"
 DB_OPTIONS = {"cache_pages": 32, "checkpoint_pages": 32}

@@ -12,8 +12,14 @@ import uuid
 import pytest
 
 from engine.errors import (
-    BlazeIndexError, DuplicateRecordError, InvalidRecordError, QueryError, RecordNotFound,
-    RecordTooLargeError, TransactionError, UniqueConstraintError,
+    BlazeIndexError,
+    DuplicateRecordError,
+    InvalidRecordError,
+    QueryError,
+    RecordNotFound,
+    RecordTooLargeError,
+    TransactionError,
+    UniqueConstraintError,
 )
 from fuzz import model_query as Q
 from fuzz import opstream as O
@@ -284,6 +290,7 @@ def test_check_reports_one_index_entry_per_record():
 def test_model_agrees_with_blazedb_on_random_streams():
     """The ops target's own loop, 300 random streams: a standing cross-check."""
     import random
+
     from fuzz.targets import ops
 
     rnd = random.Random(1125)

@@ -74,7 +74,7 @@ def test_every_op_kind_has_codes_and_round_trips():
     None, True, False, 0, -112, 111, 2**63 - 1, -2**63, 2**63, -2**63 - 1, 12345678901,
     0.0, -0.0, 0.25, 1e-300, math.inf, -math.inf, V.NAN, 2.0**63,
     "", "héllo 😀", "\x00", "x" * 255, b"", b"\x00\xff" * 100,
-    dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc), dt.datetime(2024, 2, 29, 1, 2, 3, 4, tzinfo=dt.timezone.utc),
+    dt.datetime(1, 1, 1, tzinfo=dt.UTC), dt.datetime(2024, 2, 29, 1, 2, 3, 4, tzinfo=dt.UTC),
     uuid.UUID(int=0), V.ID_TABLE[0x2A], Vec(()), Vec((1.0, V.NAN, -0.0)),
     [1, [2, [3]]], {"a": {"b": None}, "": 1, "a.b": 2},
 ])

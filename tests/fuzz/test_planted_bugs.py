@@ -33,7 +33,8 @@ def _needs_target(name: str):
         pytest.skip(f"fuzz target {name!r} not present yet (fuzz/targets/{name}.py)")
 
 
-def _hunt(tmp_path, target: str, runs: int, start: bytes | None = None) -> frun.RunResult:
+def _hunt(tmp_path, target: str, runs: int, start: bytes | None = None,
+          extra: tuple[str, ...] = ()) -> frun.RunResult:
     """Fuzz the planted build with a fixed seed, from the committed seeds (copied)
     or, when `start` is given, from that one input alone."""
     corpus = tmp_path / "corpus"
@@ -42,7 +43,7 @@ def _hunt(tmp_path, target: str, runs: int, start: bytes | None = None) -> frun.
         (corpus / "start").write_bytes(start)
     cfg = frun.RunConfig(target=target, flavor="planted", runs=runs, seed=1, live=False,
                          corpus=corpus, crashes=tmp_path / "crashes", stats=tmp_path / "stats.jsonl",
-                         seeds=start is None)
+                         seeds=start is None, extra=list(extra))
     return frun.fuzz(cfg)
 
 
@@ -77,12 +78,16 @@ def test_btree_logic_bug_is_found_as_an_oracle_mismatch(tmp_path):
     from fuzz import opstream as O
     from fuzz import values as V
 
-    # From the committed seeds the bug takes (measured) more than 8,500 runs, minutes
-    # at ops' exec/s under ASan. The self-test starts one mutation away instead: a
-    # delete of an id ending in 0x2B. libFuzzer's comparison tracing sees the planted
-    # `== 0x2A` and proposes the byte; the oracle then has to notice the kept record.
-    near_miss = O.encode([O.Insert(V.ID_TABLE[0x2B], {"a": 1}), O.Delete(0), O.Fetch(0)])
-    result = _hunt(tmp_path, "ops", runs=20_000, start=near_miss)
+    # From the committed seeds the bug took (measured) more than 10,000 runs, minutes
+    # at ops' exec/s under ASan. The self-test starts one bit flip away instead:
+    # inserts and deletes of ids ending in 0x2A with one bit flipped (ID_TABLE[b]
+    # ends in the byte b, fuzz/values.py), and value profiling, which rewards
+    # mutations that bring the planted `== 0x2A` comparison closer. The runner and
+    # the oracles still have to turn the kept record into an artifact.
+    ops = []
+    for i, near in enumerate(0x2A ^ (1 << bit) for bit in range(8)):
+        ops += [O.Insert(V.ID_TABLE[near], {"a": i}), O.Delete(i), O.Fetch(i)]
+    result = _hunt(tmp_path, "ops", runs=30_000, start=O.encode(ops), extra=("-use_value_profile=1",))
     assert result.exit_code == 1, result.message
     artifact = result.findings[0]
     sidecar = art.read_sidecar(artifact)

@@ -240,6 +240,13 @@ class TestFuzzing:
         assert "fixture_codec.c" in text                                 # symbolized frames
         assert frun.repro(config(tmp_path, flavor="asan"), crash)[0] == 0
 
+    def test_undefined_behaviour_is_caught_by_ubsan_in_the_merged_preload(self, tmp_path):
+        crash = tmp_path / "ub"
+        crash.write_bytes(b"\x7e\x01x")
+        code, text = frun.repro(config(tmp_path, flavor="planted"), crash)
+        assert code == 1 and "runtime error: signed integer overflow" in text
+        assert "fixture_codec.c" in text
+
     def test_repro_cli_exit_codes(self, tmp_path):
         crash = tmp_path / "overflow"
         crash.write_bytes(OVERFLOW_INPUT)
@@ -269,6 +276,18 @@ class TestFuzzing:
         proc = subprocess.run([str(script), str(crash)], check=False, capture_output=True, text=True, cwd=tmp_path,
                               env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
         assert proc.returncode != 0 and "FixtureMismatch" in proc.stdout + proc.stderr
+
+    def test_harness_supports_libfuzzers_re_executing_minimize_crash(self, tmp_path):
+        """-minimize_crash re-runs argv[0] through sh: the harness must survive that."""
+        _, script = frun.prepare(config(tmp_path, flavor="coverage"))
+        crash = tmp_path / "in"
+        crash.write_bytes(b"BUG!" + b"a" * 30)
+        proc = subprocess.run([str(script), "-minimize_crash=1", "-runs=2000", f"-artifact_prefix={tmp_path}/",
+                               str(crash)], check=False, capture_output=True, text=True, cwd=tmp_path,
+                              timeout=120)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        smallest = min((p for p in tmp_path.glob("minimized-from-*")), key=lambda p: p.stat().st_size)
+        assert smallest.read_bytes() == b"BUG!"
 
     def test_ctrl_c_stops_cleanly_keeping_corpus_and_stats(self, tmp_path):
         proc = subprocess.Popen([sys.executable, "-m", "fuzz.run", "--target", CLEAN_TARGET, "--no-asan",

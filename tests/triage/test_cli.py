@@ -163,3 +163,14 @@ def test_bench_triage_prints_its_figures():
                                                "--repro-count", "1"])
     assert result.exit_code == 0, result.output
     assert "parse + dedup + store" in result.output and "reproduce x1" in result.output
+
+
+def test_show_recreates_a_missing_testcase_file_from_the_database(filled):
+    from triage.models import Testcase
+    testcase = filled.read(lambda s: s.scalars(select(Testcase).where(Testcase.bucket_id == 4)).first())
+    path = filled.testcase_path(testcase.sha256)
+    path.unlink()
+    result = run(filled, "show", "4")
+    assert result.exit_code == 0 and str(path) in result.output
+    assert path.read_bytes() == filled.read(lambda s: s.scalar(
+        select(Testcase.data).where(Testcase.id == testcase.id)))

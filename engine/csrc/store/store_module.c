@@ -589,7 +589,7 @@ static PyObject *Store_enter(StoreObject *self, PyObject *unused)
 
 static PyObject *Store_exit(StoreObject *self, PyObject *args)
 {
-    PyObject *exc_type = PyTuple_GET_ITEM(args, 0);
+    PyObject *exc_type = PyTuple_GET_SIZE(args) > 0 ? PyTuple_GET_ITEM(args, 0) : Py_None;
     store_lock(self);
     bz_err err;
     bz_err_clear(&err);

@@ -3,9 +3,11 @@
  * parse(data) reads a TLV list: a tag byte, a length byte, then `length`
  * bytes. With -DBLAZEDB_PLANT_BUGS a tag 0x7F entry is copied into a
  * fixed 8-byte heap buffer without a bounds check (a heap overflow the
- * fuzzer must find); otherwise such entries are rejected with ValueError. */
+ * fuzzer must find), and a non-empty tag 0x7E entry overflows a signed int
+ * (for UBSan); otherwise long 0x7F entries are rejected with ValueError. */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +20,12 @@ static PyObject *parse(PyObject *self, PyObject *arg) {
         unsigned char tag = p[i], len = p[i + 1];
         i += 2;
         if (i + len > n) break;
+#ifdef BLAZEDB_PLANT_BUGS
+        if (tag == 0x7E) {
+            volatile int big = INT_MAX;
+            entries += (big + (int)len) & 0; /* planted: signed overflow (UBSan) */
+        }
+#endif
         if (tag == 0x7F) {
 #ifdef BLAZEDB_PLANT_BUGS
             unsigned char *box = malloc(8);

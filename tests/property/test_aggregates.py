@@ -1,0 +1,129 @@
+"""Aggregations: exact integer sums (beyond 2**63 too), correctly rounded float
+sums, count / avg / min / max and group_by, against arithmetic done here and
+against the reference model.
+
+Tolerance for float sums (semantics.md §6): none beyond the one documented
+rounding — the result must equal the exact mathematical sum of every number
+(ints and floats) rounded once to a double (what math.fsum gives for floats),
+with NaN / ±inf by the documented rules. Only the sign of a zero sum is left
+open, so zeros compare by value.
+"""
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.query import F, avg, count, max_, min_, sum_
+from engine.semantics import sort_key
+from tests.property.reference import (engine_aggregate, expected_aggregate, memdb, model_table, okey,
+                                      strict_equal)
+from tests.property.strategies import EDGE_FLOATS, EDGE_INTS, INT64, examples, same
+
+pytestmark = pytest.mark.property
+
+NUMBERS = st.one_of(INT64, EDGE_INTS, st.integers(-10, 10), st.floats(allow_nan=False, allow_infinity=False),
+                    EDGE_FLOATS, st.floats(-1e3, 1e3))
+OTHERS = st.one_of(st.none(), st.booleans(), st.sampled_from(["1", "", b"\x01"]))
+GROUPS = st.sampled_from([1, 1.0, 2, math.nan, None, "g", -0.0, 0])
+ROWS = st.lists(st.fixed_dictionaries({}, optional={"x": st.one_of(NUMBERS, NUMBERS, OTHERS), "g": GROUPS}),
+                max_size=12)
+INT_ROWS = st.lists(st.fixed_dictionaries({"x": st.one_of(INT64, EDGE_INTS)}, optional={"g": GROUPS}),
+                    min_size=1, max_size=12)
+
+
+def exact_sum(xs):
+    """semantics.md §6 computed independently: exact int, or one rounding of the exact total."""
+    nums = [x for x in xs if type(x) in (int, float)]
+    floats = [x for x in nums if type(x) is float]
+    if not floats:
+        return sum(nums)
+    if any(math.isnan(f) for f in floats) or (math.inf in floats and -math.inf in floats):
+        return math.nan
+    if math.inf in floats or -math.inf in floats:
+        return math.inf if math.inf in floats else -math.inf
+    total = sum(map(Fraction, nums), Fraction(0))
+    try:
+        return float(total)
+    except OverflowError:
+        return math.copysign(math.inf, total)
+
+
+def equal_number(actual, expected) -> bool:
+    if type(actual) is not type(expected):
+        return False
+    if isinstance(expected, float) and expected == 0:
+        return actual == 0
+    return same(actual, expected)
+
+
+@settings(max_examples=examples(1.0))
+@given(rows=INT_ROWS)
+def test_integer_sums_are_exact(rows):
+    """Python int arithmetic: no overflow at 2**63, no rounding to float."""
+    with memdb() as db:
+        db.insert_many(rows)
+        xs = [r["x"] for r in rows]
+        (row,) = db.query().aggregate(s=sum_("x"), n=count("x"), a=avg("x")).all()
+        assert type(row["s"]) is int and row["s"] == sum(xs)
+        assert row["n"] == len(xs)
+        assert row["a"] == sum(xs) / len(xs)  # correctly rounded true division of the exact total
+
+
+@settings(max_examples=examples(1.5))
+@given(rows=ROWS)
+def test_aggregates_are_correct(rows):
+    with memdb() as db:
+        ids = db.insert_many(rows) if rows else []
+        xs = [r["x"] for r in rows if "x" in r]
+        (row,) = db.query().aggregate(n=count(), c=count("x"), s=sum_("x"), a=avg("x"), lo=min_("x"),
+                                      hi=max_("x")).all()
+        assert row["n"] == len(rows)
+        assert row["c"] == sum(1 for x in xs if x is not None)
+        expected = exact_sum(xs)
+        assert equal_number(row["s"], expected), (row["s"], expected)
+        nums = [x for x in xs if type(x) in (int, float)]
+        if nums:
+            assert equal_number(row["a"], expected / len(nums)), (row["a"], expected, len(nums))
+        else:
+            assert row["a"] is None
+        present = [(rid.bytes, r["x"]) for rid, r in zip(ids, rows) if r.get("x") is not None]
+        if present:
+            by_id = [x for _, x in sorted(present, key=lambda p: p[0])]
+            lo = min(by_id, key=sort_key)   # min/max keep the first: the smallest id among equals
+            hi = max(reversed(by_id), key=sort_key)
+            hi = next(x for x in by_id if sort_key(x) == sort_key(hi))
+            assert same(row["lo"], lo) and same(row["hi"], hi), (row, lo, hi)
+        else:
+            assert row["lo"] is None and row["hi"] is None
+
+
+@settings(max_examples=examples(1.5))
+@given(rows=ROWS, func=st.sampled_from(["count_all", "count", "sum", "avg", "min", "max"]),
+       group=st.booleans())
+def test_grouped_aggregates_equal_the_reference_model(rows, func, group):
+    """group_by groups by the total order (1 and 1.0 together, one NaN group,
+    MISSING a group of its own), groups in order, group values from the smallest id."""
+    with memdb() as db:
+        if rows:
+            db.insert_many(rows)
+        table = model_table(db.fetch_all())
+        group_by = (("g",),) if group else ()
+        expected = expected_aggregate(table, func, ("x",), None, group_by)
+        actual = engine_aggregate(db, func, ("x",), None, group_by)
+        assert len(actual) == len(expected), (actual, expected)
+        for a, e in zip(actual, expected):
+            assert a.keys() == e.keys(), (a, e)
+            for k in e:
+                if func in ("sum", "avg") and k != "g":
+                    assert type(a[k]) is type(e[k]) and okey(a[k]) == okey(e[k]), (a, e)
+                else:
+                    assert strict_equal(a[k], e[k]), (a, e)
+        if group:
+            counts = [r["n"] for r in db.query().group_by("g").aggregate(n=count()).all()]
+            assert sum(counts) == len(rows)
+            having = db.query().group_by("g").aggregate(n=count()).having(F("n") > 1).all()
+            assert [r["n"] for r in having] == [n for n in counts if n > 1]
