@@ -112,7 +112,7 @@ def merge(target, flavor, sources, into, set_cover):
 
 
 def _merge_into_seeds(cfg: frun.RunConfig, seeds: Path, sources: list[Path], set_cover: bool) -> dict:
-    staging = cfg.root / ".blazefuzz" / "merge" / cfg.short
+    staging = cfg.root / ".blazefuzz" / "merge" / cfg.short / "seeds"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     for unit in frun.seed_files(seeds):
@@ -127,14 +127,17 @@ def _merge_into_seeds(cfg: frun.RunConfig, seeds: Path, sources: list[Path], set
 
 
 def minimize_dir(cfg: frun.RunConfig, directory: Path) -> dict:
-    """Replace `directory` by its set-cover merge; the old one stays until the new one is whole."""
-    fresh = directory.with_name(directory.name + ".minimizing")
-    old = directory.with_name(directory.name + ".old")
+    """Replace `directory` by its set-cover merge; the old one stays until the new one is whole.
+
+    The scratch directories live under .blazefuzz/ (git-ignored), not beside the corpus."""
+    scratch = cfg.root / ".blazefuzz" / "merge" / cfg.short
+    scratch.mkdir(parents=True, exist_ok=True)
+    fresh, old = scratch / "minimizing", scratch / "old"
     shutil.rmtree(fresh, ignore_errors=True)
     result = merge_dirs(cfg, fresh, [directory], set_cover=True)
     shutil.rmtree(old, ignore_errors=True)
-    os.replace(directory, old)
-    os.replace(fresh, directory)
+    shutil.move(directory, old)          # a rename; a copy across file systems
+    shutil.move(fresh, directory)
     shutil.rmtree(old, ignore_errors=True)
     return result
 

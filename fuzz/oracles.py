@@ -13,7 +13,8 @@ Message format (triage buckets on the first line, so it carries no values):
       actual: <repr, truncated>
 
 `kind` is one of KINDS; `index` is the op's position in the decoded op list
-(-1 for a check after the last op).
+(-1 for a check after the last op); <OpName> is the op's class name, or the
+step of a byte-level target (`decode`, `encode`, `index_key`, `open`, ...).
 """
 from __future__ import annotations
 
@@ -50,7 +51,9 @@ class OracleMismatch(Exception):
         self.expected = expected
         self.actual = actual
         self.detail = detail
-        name = type(op).__name__ if op is not None else "end"
+        # An op object (ops, crash, stateful) or, for the byte-level targets, the
+        # name of the step that failed ("decode", "open", ...).
+        name = op if isinstance(op, str) else type(op).__name__ if op is not None else "end"
         head = f"[{kind}] op #{index} {name}: {KINDS[kind]}"
         if detail:
             head += f" ({detail})"

@@ -82,27 +82,27 @@ def test_one_input(data: bytes) -> None:
         except CorruptDatabaseError:
             clean = False
         except BlazeError as exc:
-            _unexpected("check()", exc)
+            _unexpected("check", exc)
         try:
             seen = _reads(db)
         except CorruptDatabaseError as exc:
             if clean:
-                raise OracleMismatch("check", 0, "reads after a clean check()", "no corruption",
-                                     f"{type(exc).__name__}: {exc}")
+                raise OracleMismatch("check", 0, "reads", "no corruption",
+                                     f"{type(exc).__name__}: {exc}", "reads after a clean check()")
             return
         except BlazeError as exc:
             _unexpected("reads", exc)
         if not clean:
             return
         if seen["count"] != seen["records"] or any(k.startswith("index ") for k in seen):
-            raise OracleMismatch("check", 0, "reads after a clean check()",
-                                 f"{seen['records']} records everywhere", seen)
+            raise OracleMismatch("check", 0, "reads", f"{seen['records']} records everywhere", seen,
+                                 "reads after a clean check() disagree")
         try:
             db.insert({"probe": 1})
             db.check()
         except BlazeError as exc:
-            raise OracleMismatch("check", 0, "insert + check() after a clean check()",
-                                 "success", f"{type(exc).__name__}: {exc}")
+            raise OracleMismatch("check", 0, "insert", "success", f"{type(exc).__name__}: {exc}",
+                                 "insert + check() after a clean check()")
     finally:
         db.close()
 

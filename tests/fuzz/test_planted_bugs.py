@@ -60,6 +60,8 @@ def test_codec_heap_overflow_is_found_and_reproduced(tmp_path):
     assert result.exit_code == 1, result.message
     artifact = result.findings[0]
     assert art.artifact_kind(artifact) == "crash"
+    seeds = {p.read_bytes() for p in frun.seed_files(REPO / "corpus" / "codec")}
+    assert artifact.read_bytes() not in seeds                    # found by mutation, not given
     sidecar = art.read_sidecar(artifact)
     assert sidecar["target"] == "codec" and sidecar["build_flavor"] == "planted-asan"
     assert sidecar["build_id"] == fbuild.read_manifest(fbuild.BUILD_ROOT / "planted")["build_id"]

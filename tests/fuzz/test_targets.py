@@ -182,6 +182,9 @@ def test_oracle_mismatch_message_names_index_op_kind_expected_actual():
                           "check", "roundtrip", "recovery", "corrupt-open"}
     with pytest.raises(ValueError):
         OracleMismatch("made-up", 0, None, 1, 2)
+    # Byte-level targets name the failing step instead of an op.
+    assert str(OracleMismatch("roundtrip", 0, "decode", 1, 2)).startswith("[roundtrip] op #0 decode:")
+    assert str(OracleMismatch("final-state", -1, None, 1, 2)).startswith("[final-state] op #-1 end:")
 
 
 # ---------------------------------------------------------------- codec, file, crash

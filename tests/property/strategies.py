@@ -218,10 +218,12 @@ def indexable_predicates(paths=tuple((f,) for f in QUERY_FIELDS)):
 
 
 def id_predicates(ids):
-    """Predicates on the "id" field (id_lookup plans) over some of `ids` and strangers."""
+    """Predicates on the "id" field (id_lookup plans): some of `ids`, and strangers."""
     some_ids = st.one_of(st.sampled_from(ids), st.uuids()) if ids else st.uuids()
-    return st.one_of(st.builds(O.Cmp, st.just(("id",)), st.just("=="), some_ids),
-                     st.builds(O.In, st.just(("id",)), st.lists(some_ids, max_size=3).map(tuple)))
+    listed = st.lists(st.sampled_from(ids), min_size=1, max_size=3, unique=True) if ids else st.lists(st.uuids(), max_size=2)
+    return st.one_of(st.builds(O.In, st.just(("id",)), st.tuples(listed, st.lists(st.uuids(), max_size=1)).map(
+                         lambda parts: tuple(parts[0] + parts[1]))),
+                     st.builds(O.Cmp, st.just(("id",)), st.just("=="), some_ids))
 
 
 # One record holding every type and the classic edge values, as an explicit
