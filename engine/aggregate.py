@@ -8,6 +8,7 @@ only rounding is fsum's final one.
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 from engine.errors import QueryError
 from engine.query import Agg, Query, compile_pred, flat_getter
@@ -116,7 +117,17 @@ def exact_sum(ints: int, floats: list):
         f = float(rest)
         parts.append(f)
         rest -= int(f)
-    return math.fsum(parts)
+    try:
+        return math.fsum(parts)
+    except OverflowError:
+        # fsum gives up when a partial sum leaves the double range, even if the
+        # total is back inside it (1e308 + 1e308 - 1e308). Exact rational sum,
+        # then one correct rounding; beyond the range that rounds to an infinity.
+        total = sum(map(Fraction, floats), Fraction(ints))
+        try:
+            return float(total)
+        except OverflowError:
+            return math.inf if total > 0 else -math.inf
 
 
 def _make_acc(a: Agg):

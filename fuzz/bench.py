@@ -7,6 +7,9 @@ edges, ft features) and corpus size reached. The ratio column is ASan over
 coverage-only: what the sanitizers cost. Goals (issue 4, one core):
 ops >= 2,000 exec/s and codec >= 20,000 exec/s under ASan.
 
+For targets with decode_input (ops, crash, ...) the mean number of ops per
+input of the corpus reached is shown: exec/s of op streams depends on it.
+
 A crash ends that pair's run early; its artifact goes to crashes/<T>/ as usual
 (a finding is never thrown away) and the row says so.
 """
@@ -38,6 +41,23 @@ class QuietDisplay(frun.Display):
         pass
 
 
+def ops_per_input(target: str, corpus: Path, limit: int = 500) -> float | None:
+    """Mean op count of the corpus' inputs, for targets with decode_input (CONTRACTS.md §4).
+
+    Imports the target here (normal build): a benchmark without it still prints the rest."""
+    try:
+        from fuzz import targets
+
+        decode = getattr(targets.get(target), "decode_input", None)
+        if decode is None:
+            return None
+        files = sorted(p for p in corpus.iterdir() if p.is_file())[:limit]
+        counts = [len(decode(p.read_bytes())) for p in files]
+    except Exception:  # noqa: BLE001 (a figure we can do without)
+        return None
+    return round(sum(counts) / len(counts), 1) if counts else None
+
+
 def measure(target: str, flavor: str, seconds: int, workdir: Path) -> dict:
     cfg = frun.RunConfig(target=target, flavor=flavor, max_time=seconds, live=False,
                          corpus=workdir / f"{target}-{flavor}" / "corpus",
@@ -50,6 +70,7 @@ def measure(target: str, flavor: str, seconds: int, workdir: Path) -> dict:
             "cov": last.get("cov"), "ft": last.get("ft"), "corpus_units": last.get("corpus_units"),
             "corpus_bytes": last.get("corpus_bytes"), "exit_code": result.exit_code,
             "findings": [str(p) for p in result.findings],
+            "ops_per_input": ops_per_input(target, cfg.corpus_dir()) if "." not in target else None,
             "note": ("stopped by a finding" if result.findings else
                      result.message if result.exit_code == 2 else "")}
 
@@ -63,7 +84,7 @@ def render(rows: list[dict]) -> None:
     from rich.table import Table
 
     table = Table(title="blazefuzz bench fuzz")
-    for col in ("target", "build", "exec/s", "cov", "ft", "corpus", "execs", "asan/cov exec/s",
+    for col in ("target", "build", "exec/s", "cov", "ft", "corpus", "ops/input", "execs", "asan/cov exec/s",
                 "goal", "note"):
         table.add_column(col, justify="left" if col in ("target", "build", "note", "goal") else "right")
     by_key = {(r["target"], r["build"]): r for r in rows}
@@ -75,6 +96,7 @@ def render(rows: list[dict]) -> None:
             f">= {goal:,}: {'met' if r['exec_per_sec'] >= goal else 'NOT met'}")
         table.add_row(r["target"], r["build"], f"{r['exec_per_sec']:,}", str(r["cov"] or "-"),
                       str(r["ft"] or "-"), f"{r['corpus_units'] or 0}/{(r['corpus_bytes'] or 0) / 1024:.1f}KB",
+                      "-" if r.get("ops_per_input") is None else str(r["ops_per_input"]),
                       f"{r['execs']:,}", ratio, verdict, r["note"])
     console = Console()
     if not console.is_terminal:

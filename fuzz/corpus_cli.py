@@ -18,7 +18,6 @@ crashes/<T>/ as artifacts (with sidecars); the command then exits 1.
 """
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import statistics

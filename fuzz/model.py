@@ -29,7 +29,6 @@ from engine.errors import (
 from fuzz import model_query as Q
 from fuzz import opstream as O
 from fuzz.semantics_ref import split_path
-from fuzz.values import Vec
 
 INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
 MAX_FIELD_NAME = 255   # bytes of UTF-8 (engine._codec.MAX_FIELD_NAME)
@@ -286,4 +285,4 @@ class Model:
         return {"records": n, "indexes": {name: n for name in self.indexes}}
 
 
-__all__ = ["Model", "Vec", "record_error"]
+__all__ = ["Model", "record_error"]

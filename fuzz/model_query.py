@@ -9,13 +9,11 @@ documented error class (QueryError for a malformed query).
 from __future__ import annotations
 
 import math
-import uuid
 from fractions import Fraction
 
 from engine.errors import QueryError
 from fuzz import opstream as O
 from fuzz.semantics_ref import MISSING, lookup, okey, split_path
-from fuzz.values import Vec
 
 INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
 
@@ -249,15 +247,5 @@ def unique_key(record: dict, paths: tuple):
     return tuple(okey(v) for v in vals)
 
 
-__all__ = [
-    "AGG_NAME",
-    "Vec",
-    "aggregate_value",
-    "matches",
-    "run_aggregate",
-    "run_query",
-    "select",
-    "unique_key",
-    "uuid",
-    "validate_pred",
-]
+__all__ = ["AGG_NAME", "aggregate_value", "matches", "run_aggregate", "run_query", "select",
+           "unique_key", "validate_pred"]

@@ -5,6 +5,10 @@ libFuzzer prints one status line per event (FuzzerLoop.cpp, PrintStats):
     #8192	pulse  cov: 18 ft: 56 corp: 7/29b lim: 8 exec/s: 4096 rss: 63Mb
     #859	NEW    cov: 18 ft: 56 corp: 7/29b lim: 8 exec/s: 0 rss: 63Mb L: 8/8 MS: 4 ...
 
+in -fork mode one line per merged job instead (recorded with event "fork"):
+
+    #4096: cov: 1200 ft: 5000 corp: 300 exec/s: 900 oom/timeout/crash: 0/0/1 time: 30s job: 4 dft_time: 0
+
 and, with -print_final_stats=1, `stat::<name>: <value>` lines at exit.
 
 Stats file: .blazefuzz/stats/<target>.jsonl (git-ignored), appended to, one
@@ -28,6 +32,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 STATUS_RE = re.compile(r"^#(?P<execs>\d+)\s+(?P<event>INITED|NEW|REDUCE|pulse|DONE|RELOAD)\b(?P<rest>.*)$")
+FORK_RE = re.compile(r"^#(?P<execs>\d+): cov: (?P<cov>\d+) ft: (?P<ft>\d+) corp: (?P<corp>\d+) "
+                     r"exec/s:? (?P<eps>\d+)")
 FIELD_RE = re.compile(r"(cov|ft|exec/s|rss|lim): (\d+)")
 CORP_RE = re.compile(r"corp: (\d+)/(\d+)([bKM]?)b?")
 FINAL_RE = re.compile(r"^stat::(\w+):\s+(-?\d+(?:\.\d+)?)\s*$")
@@ -50,7 +56,11 @@ def parse_status(line: str) -> Status | None:
     """A libFuzzer status line as a Status; None for any other line."""
     m = STATUS_RE.match(line.strip())
     if not m:
-        return None
+        fork = FORK_RE.match(line.strip())
+        if not fork:
+            return None
+        return Status(event="fork", execs=int(fork["execs"]), exec_per_sec=int(fork["eps"]),
+                      cov=int(fork["cov"]), ft=int(fork["ft"]), corpus_units=int(fork["corp"]))
     fields = dict(FIELD_RE.findall(m["rest"]))
     status = Status(event=m["event"], execs=int(m["execs"]),
                     exec_per_sec=int(fields.get("exec/s", 0)))

@@ -41,6 +41,12 @@ def test_status_line_is_parsed_with_units():
     assert pulse.event == "pulse" and pulse.corpus_bytes == 5
 
 
+def test_fork_mode_status_line_is_parsed():
+    s = fstats.parse_status("#4096: cov: 1200 ft: 5000 corp: 300 exec/s: 900 oom/timeout/crash: 0/0/1 "
+                            "time: 30s job: 4 dft_time: 0")
+    assert (s.event, s.execs, s.cov, s.ft, s.corpus_units, s.exec_per_sec) == ("fork", 4096, 1200, 5000, 300, 900)
+
+
 @pytest.mark.parametrize("line", ["INFO: Seed: 1", "MS: 2 CrossOver-", "#12 something else",
                                   "    #0 0x7f in foo", ""])
 def test_other_lines_are_not_status(line):

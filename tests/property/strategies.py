@@ -217,13 +217,20 @@ def indexable_predicates(paths=tuple((f,) for f in QUERY_FIELDS)):
                      st.lists(residue, max_size=2))
 
 
-def id_predicates(ids):
-    """Predicates on the "id" field (id_lookup plans): some of `ids`, and strangers."""
-    some_ids = st.one_of(st.sampled_from(ids), st.uuids()) if ids else st.uuids()
-    listed = st.lists(st.sampled_from(ids), min_size=1, max_size=3, unique=True) if ids else st.lists(st.uuids(), max_size=2)
-    return st.one_of(st.builds(O.In, st.just(("id",)), st.tuples(listed, st.lists(st.uuids(), max_size=1)).map(
-                         lambda parts: tuple(parts[0] + parts[1]))),
-                     st.builds(O.Cmp, st.just(("id",)), st.just("=="), some_ids))
+ID_PICKS = st.tuples(st.sampled_from(["in", "eq", "in_stranger", "eq_stranger"]),
+                     st.lists(st.integers(0, 20), min_size=2, max_size=3, unique=True), st.uuids())
+
+
+def id_predicate(ids: list, picks) -> object:
+    """A predicate on the "id" field (an id_lookup plan) from ID_PICKS: an in_
+    over several of `ids` (and maybe a stranger), or == one id, present or not."""
+    mode, positions, stranger = picks
+    chosen = list(dict.fromkeys(ids[p % len(ids)] for p in positions)) if ids else []
+    if mode.endswith("stranger") or not chosen:
+        chosen.append(stranger)
+    if mode.startswith("in"):
+        return O.In(("id",), tuple(chosen))
+    return O.Cmp(("id",), "==", chosen[-1])
 
 
 # One record holding every type and the classic edge values, as an explicit

@@ -14,7 +14,7 @@ import math
 from fractions import Fraction
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from engine.query import F, avg, count, max_, min_, sum_
@@ -62,6 +62,9 @@ def equal_number(actual, expected) -> bool:
 
 @settings(max_examples=examples(1.0))
 @given(rows=INT_ROWS)
+@example(rows=[{"x": 2**63 - 1}, {"x": 2**63 - 1}, {"x": 2**63 - 1}])      # beyond int64
+@example(rows=[{"x": -2**63}, {"x": -2**63}, {"x": 1}])
+@example(rows=[{"x": 2**53 + 1}, {"x": 2**53 + 1}, {"x": 1}])            # beyond the double mantissa
 def test_integer_sums_are_exact(rows):
     """Python int arithmetic: no overflow at 2**63, no rounding to float."""
     with memdb() as db:
@@ -75,6 +78,12 @@ def test_integer_sums_are_exact(rows):
 
 @settings(max_examples=examples(1.5))
 @given(rows=ROWS)
+@example(rows=[{"x": 0.1}] * 10)                                            # fsum, not naive addition
+@example(rows=[{"x": 1e308}, {"x": 1e308}, {"x": -1e308}])                  # no intermediate overflow
+@example(rows=[{"x": 2**63 - 1}, {"x": 0.5}, {"x": 2**63 - 1}])             # int part exact, one rounding
+@example(rows=[{"x": 2**53}, {"x": 1}, {"x": 1.0}])
+@example(rows=[{"x": math.inf}, {"x": -math.inf}, {"x": 1}])
+@example(rows=[{"x": -0.0}, {"x": 0}, {"x": True}, {"x": "3"}, {"x": None}, {}])
 def test_aggregates_are_correct(rows):
     with memdb() as db:
         ids = db.insert_many(rows) if rows else []

@@ -6,14 +6,13 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from engine._native import store as _store
 from engine.errors import QueryError, UniqueConstraintError
 from engine.query import Query
 from tests.property.reference import (engine_pred, engine_rows, expected_rows, memdb, model_table,
                                       open_memdb, outcome, strict_equal_list, unique_key)
-from tests.property.strategies import (ORDER_BYS, PAGES, examples, id_predicates, indexable_predicates,
+from tests.property.strategies import (ID_PICKS, ORDER_BYS, PAGES, examples, id_predicate, indexable_predicates,
                                        predicates, query_records, same)
-
-from engine._native import store as _store
 
 pytestmark = pytest.mark.property
 
@@ -80,8 +79,9 @@ INDEX_SETS = st.sampled_from([
 
 
 @settings(max_examples=examples(2.0))
-@given(recs=st.one_of(TABLES, DENSE_TABLES, DENSE_TABLES), index_set=INDEX_SETS, index_first=st.booleans(), limit=PAGES, offset=PAGES, data=st.data())
-def test_index_lookups_equal_full_scans(recs, index_set, index_first, limit, offset, data):
+@given(recs=st.one_of(TABLES, DENSE_TABLES, DENSE_TABLES), index_set=INDEX_SETS, index_first=st.booleans(),
+       limit=PAGES, offset=PAGES, id_picks=ID_PICKS, data=st.data())
+def test_index_lookups_equal_full_scans(recs, index_set, index_first, limit, offset, id_picks, data):
     """Single, composite and unique indexes, created before or after the data;
     every predicate operator, AND-ed index terms, id lookups, index-ordered walks."""
     with memdb() as db:
@@ -110,7 +110,7 @@ def test_index_lookups_equal_full_scans(recs, index_set, index_first, limit, off
         # Mostly terms the index can serve (first: Hypothesis favours early choices).
         kind = data.draw(st.sampled_from(["index", "leading", "index", "any", "id", "none"]), label="kind")
         where = data.draw({"index": indexable_predicates(fields), "leading": indexable_predicates(fields[:1]),
-                           "any": predicates(), "id": id_predicates(list(table)),
+                           "any": predicates(), "id": st.just(id_predicate(list(table), id_picks)),
                            "none": st.none()}[kind], label="where")
         order_by = data.draw(st.one_of(ORDER_BYS, st.sampled_from([tuple((f, False) for f in fields),
                                                                    tuple((f, True) for f in fields)])),
@@ -126,3 +126,24 @@ def test_index_lookups_equal_full_scans(recs, index_set, index_first, limit, off
             assert strict_equal_list(indexed, scanned), (indexed, scanned)
             assert strict_equal_list(indexed, expected), (indexed, expected)
         assert db.check()["indexes"] == {"+".join(f): len(kept) for f, _ in index_set}
+
+
+@settings(max_examples=examples(1.0))
+@given(recs=st.one_of(TABLES, DENSE_TABLES), where=predicates(), indexed=st.booleans())
+def test_a_predicate_and_its_negation_partition_the_records(recs, where, indexed):
+    """Two-valued logic (semantics.md §3): where(p) and where(~p) are disjoint
+    and together every record, with or without an index serving p."""
+    with memdb() as db:
+        if indexed:
+            db.create_index("a")
+            db.create_index(["b", "c"])
+        _load(db, recs)
+        try:
+            p = engine_pred(where)
+        except QueryError:
+            return
+        yes = {r["id"] for r in db.query().where(p).all()}
+        no = {r["id"] for r in db.query().where(~p).all()}
+        assert not yes & no
+        assert yes | no == {r["id"] for r in db.fetch_all()}
+        assert db.count(p) + db.count(~p) == db.count() == len(recs)

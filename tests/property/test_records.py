@@ -104,3 +104,22 @@ def test_delete_is_idempotent(batch, victim, stranger):
         assert removed == len(batch) - 1
         assert db.delete_all() == 0
         assert db.count() == 0 and db.check()["indexes"] == {"a": 0}
+
+
+@settings(max_examples=examples(0.5))
+@given(record=records(max_fields=4), changes=records(max_fields=3), replacement=records(max_fields=3),
+       stranger=st.uuids())
+def test_update_replace_and_upsert_follow_their_definitions(record, changes, replacement, stranger):
+    """update: shallow merge; replace: whole record, id kept; upsert: merge or
+    insert, True only when it inserted. Each returns what fetch then gives."""
+    with memdb() as db:
+        rid = db.insert(record)
+        merged = {**stored_form(record), **stored_form(changes), "id": rid}
+        assert same(db.update(rid, changes), merged) and same(db.fetch(rid), merged)
+        replaced = {**stored_form(replacement), "id": rid}
+        assert same(db.replace(rid, replacement), replaced) and same(db.fetch(rid), replaced)
+        assert db.upsert(rid, changes) is False
+        assert same(db.fetch(rid), {**replaced, **stored_form(changes), "id": rid})
+        assert db.upsert(stranger, changes) is True
+        assert same(db.fetch(stranger), {**stored_form(changes), "id": stranger})
+        assert db.count() == 2
