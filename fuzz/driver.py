@@ -101,6 +101,8 @@ def build_query(db, op, where=None):
         q = q.limit(op.limit)
     if op.offset:
         q = q.offset(op.offset)
+    if op.select is not None:
+        q = q.select(*(O.dotted(p) for p in op.select))
     return q
 
 
@@ -151,7 +153,10 @@ def execute(db, op, ids: O.IdSpace):
             q = q.where(pred(op.where))
         if op.group_by:
             q = q.group_by(*(O.dotted(g) for g in op.group_by))
-        return from_engine(q.aggregate(**{AGG_NAME: agg(op.func, op.path)}).all())
+        q = q.aggregate(**{AGG_NAME: agg(op.func, op.path)})
+        if op.having is not None:
+            q = q.having(pred(op.having))
+        return from_engine(q.all())
     if kind is O.CreateIndex:
         return db.create_index([O.dotted(p) for p in op.paths], unique=op.unique,
                                name=O.index_name(op.paths))
@@ -282,6 +287,8 @@ def py_call(op, ids: O.IdSpace) -> str:
             q += f".limit({op.limit})"
         if op.offset:
             q += f".offset({op.offset})"
+        if op.select is not None:
+            q += ".select(" + ", ".join(repr(O.dotted(p)) for p in op.select) + ")"
         return q + f".{op.form}()"
     if kind is O.Aggregate:
         q = "db.query()"
@@ -290,7 +297,10 @@ def py_call(op, ids: O.IdSpace) -> str:
         if op.group_by:
             q += ".group_by(" + ", ".join(repr(O.dotted(g)) for g in op.group_by) + ")"
         a = "Agg('count', None)" if op.func == "count_all" else f"Agg({op.func!r}, {O.dotted(op.path)!r})"
-        return q + f".aggregate({AGG_NAME}={a}).all()"
+        q += f".aggregate({AGG_NAME}={a})"
+        if op.having is not None:
+            q += f".having({py_pred(op.having)})"
+        return q + ".all()"
     if kind is O.CreateIndex:
         return (f"db.create_index({[O.dotted(p) for p in op.paths]!r}, unique={op.unique}, "
                 f"name={O.index_name(op.paths)!r})")

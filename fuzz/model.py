@@ -210,6 +210,9 @@ class Model:
 
     def _op_Query(self, op, ids):
         rows = Q.run_query(self.records, op.where, op.order_by, op.limit, op.offset)
+        if op.select is not None:
+            project = Q.projection(op.select)
+            rows = [project(r) for r in rows]
         if op.form == "first":
             return rows[0] if rows else None
         if op.form == "exists":
@@ -222,7 +225,7 @@ class Model:
         return len(Q.select(self.records, op.where))
 
     def _op_Aggregate(self, op, ids):
-        return Q.run_aggregate(self.records, op.func, op.path, op.where, op.group_by)
+        return Q.run_aggregate(self.records, op.func, op.path, op.where, op.group_by, op.having)
 
     def _op_CreateIndex(self, op, ids):
         name = O.index_name(op.paths)

@@ -211,14 +211,31 @@ def aggregate_value(func: str, rows: list, segs) -> object:
 AGG_NAME = "_agg"  # the output column the ops target names its aggregate
 
 
-def run_aggregate(records: dict, func: str, path: tuple, where, group_by: tuple) -> list:
+def projection(select: tuple):
+    """record -> {"id", "<dotted path>": value for each present path} (select())."""
+    paths = [(O.dotted(p), _segs(p)) for p in select]
+
+    def project(record):
+        out = {"id": record["id"]}
+        for name, segs in paths:
+            v = lookup(record, segs)
+            if v is not MISSING:
+                out[name] = v
+        return out
+    return project
+
+
+def run_aggregate(records: dict, func: str, path: tuple, where, group_by: tuple, having=None) -> list:
     segs = None if func == "count_all" else _segs(path)  # count() takes no path
+    if having is not None:
+        validate_pred(having)
     group_segs = [(O.dotted(g), _segs(g)) for g in group_by]
     if any(name == AGG_NAME for name, _ in group_segs):
         raise QueryError(f"aggregate name {AGG_NAME!r} clashes with a group_by path")
     rows = select(records, where)
     if not group_segs:
-        return [{AGG_NAME: aggregate_value(func, rows, segs)}]
+        out = [{AGG_NAME: aggregate_value(func, rows, segs)}]
+        return out if having is None else [r for r in out if matches(having, r)]
     groups: dict = {}
     for r in rows:  # rows come in id order: the first of a group has the smallest id
         vals = tuple(lookup(r, s) for _, s in group_segs)
@@ -232,7 +249,7 @@ def run_aggregate(records: dict, func: str, path: tuple, where, group_by: tuple)
         row = {name: v for (name, _), v in zip(group_segs, vals) if v is not MISSING}
         row[AGG_NAME] = aggregate_value(func, members, segs)
         out.append(row)
-    return out
+    return out if having is None else [r for r in out if matches(having, r)]
 
 
 def index_values(record: dict, paths: tuple) -> tuple:
@@ -247,5 +264,5 @@ def unique_key(record: dict, paths: tuple):
     return tuple(okey(v) for v in vals)
 
 
-__all__ = ["AGG_NAME", "aggregate_value", "matches", "run_aggregate", "run_query", "select",
+__all__ = ["AGG_NAME", "aggregate_value", "matches", "projection", "run_aggregate", "run_query", "select",
            "unique_key", "validate_pred"]

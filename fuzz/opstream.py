@@ -22,7 +22,9 @@ the 256 codes). Fields, in declaration order of the dataclass:
               6 missing path | 7 and p q | 8 or p q | 9 not p
     limit/offset  byte: 0 = None, else byte - 1
     query     where, sort key count % (MAX_SORT + 1), (path, desc byte & 1)...,
-              limit, offset, form byte % 4 (all, first, exists, count)
+              limit, offset, form byte % 4 (all, first, exists, count),
+              select byte: 0 = None, else (byte - 1) % (MAX_SELECT + 1) paths
+    aggregate func byte, path, where, group_by count % (MAX_GROUP + 1) + paths, having (a where)
 
 Ids: ops that read or change a record name it by `ref`, an index into the
 ids the stream has inserted so far (in first-seen order, whatever the
@@ -55,6 +57,7 @@ MAX_VALUES = 4        # values of in / not_in
 MAX_MANY = 4          # records of one insert_many
 MAX_SORT = 2
 MAX_GROUP = 2
+MAX_SELECT = 2
 
 Ref = int | uuid.UUID
 Path = tuple  # of field names; the engine takes them dotted (`dotted`)
@@ -183,6 +186,7 @@ class Query:
     limit: int | None
     offset: int | None
     form: str = "all"   # the terminal call: all() | first() | exists() | count()
+    select: tuple | None = None  # projection paths (rows become {"id", "<path>": value})
 
 
 @dataclass(frozen=True)
@@ -196,6 +200,7 @@ class Aggregate:
     path: Path
     where: Pred | None
     group_by: tuple  # of paths
+    having: Pred | None = None  # over the output rows' columns
 
 
 @dataclass(frozen=True)
@@ -340,7 +345,10 @@ def _read_op(r: Reader):
         where = _read_where(r)
         order_by = tuple((_read_path(r), bool(r.u8() & 1)) for _ in range(r.u8() % (MAX_SORT + 1)))
         limit, offset = _read_opt(r), _read_opt(r)
-        return Query(where, order_by, limit, offset, QUERY_FORMS[r.u8() % len(QUERY_FORMS)])
+        form = QUERY_FORMS[r.u8() % len(QUERY_FORMS)]
+        b = r.u8()
+        select = None if b == 0 else tuple(_read_path(r) for _ in range((b - 1) % (MAX_SELECT + 1)))
+        return Query(where, order_by, limit, offset, form, select)
     if kind is Count:
         return Count(_read_where(r))
     if kind is Aggregate:
@@ -348,7 +356,7 @@ def _read_op(r: Reader):
         path = _read_path(r)
         where = _read_where(r)
         group_by = tuple(_read_path(r) for _ in range(r.u8() % (MAX_GROUP + 1)))
-        return Aggregate(func, path, where, group_by)
+        return Aggregate(func, path, where, group_by, _read_where(r))
     if kind is CreateIndex:
         paths = tuple(_read_path(r) for _ in range(r.u8() % 2 + 1))
         return CreateIndex(paths, bool(r.u8() & 1))
@@ -446,6 +454,13 @@ def _write_op(out: bytearray, op) -> None:
         _write_opt(out, op.limit)
         _write_opt(out, op.offset)
         out.append(QUERY_FORMS.index(op.form))
+        if op.select is None:
+            out.append(0)
+        else:
+            _check_count(len(op.select), 0, MAX_SELECT, "select paths")
+            out.append(1 + len(op.select))
+            for path in op.select:
+                _write_path(out, path)
     elif kind is Aggregate:
         out.append(AGG_FUNCS.index(op.func))
         _write_path(out, op.path)
@@ -454,6 +469,7 @@ def _write_op(out: bytearray, op) -> None:
         out.append(len(op.group_by))
         for path in op.group_by:
             _write_path(out, path)
+        _write_where(out, op.having)
     elif kind is CreateIndex or kind is DropIndex:
         _check_count(len(op.paths), 1, 2, "index paths")
         out.append(len(op.paths) - 1)
@@ -471,7 +487,7 @@ def _check_count(n: int, lo: int, hi: int, what: str) -> None:
 def write_record(out: bytearray, rec: dict) -> None:
     """The inverse of read_record."""
     if not isinstance(rec, dict):
-        raise ValueError(f"a record must be a dict, not {type(rec).__name__}")
+        raise ValueError(f"a record must be a dict, not {type(rec).__name__}")  # noqa: TRY004 (one error type)
     _check_count(len(rec), 0, MAX_FIELDS, "fields of a record")
     out.append(len(rec))
     V.write_fields(out, rec, 1)
@@ -489,7 +505,7 @@ def _write_ref(out: bytearray, ref: Ref) -> None:
 
 def _write_path(out: bytearray, path: Path) -> None:
     if not isinstance(path, tuple):
-        raise ValueError(f"a path is a tuple of field names, not {path!r}")
+        raise ValueError(f"a path is a tuple of field names, not {path!r}")  # noqa: TRY004
     _check_count(len(path), 1, MAX_PATH, "path segments")
     out.append(len(path) - 1)
     for seg in path:

@@ -91,6 +91,7 @@ def ops_seeds() -> dict[str, list]:
             O.Query(O.Contains(("tags",), 2), (), None, None, "exists"),
             O.Query(O.Cmp(("id",), "==", _rid(2)), (), None, None),
             O.Query(O.Exists(("a",)), ((("a",), True),), 2, 1, "count"),
+            O.Query(None, ((("s",), False),), None, None, "all", (("s",), ("meta", "a"))),
             O.Query(O.Or(O.Missing(("meta", "a")), O.NotIn(("a",), (1, "1"))), ((("meta", "a"), True),), 3, 1),
             O.Query(O.Cmp(("tags", "0"), "==", "x"), (), None, None),
             O.Count(O.Exists(("meta",))), O.Count(None),
@@ -102,6 +103,7 @@ def ops_seeds() -> dict[str, list]:
             O.Aggregate("min", ("a",), None, (("s",),)), O.Aggregate("max", ("s",), None, ()),
             O.Aggregate("count", ("s",), O.Cmp(("a",), ">", 0), ()),
             O.Aggregate("count_all", ("a",), None, (("s",), ("a",))),
+            O.Aggregate("sum", ("a",), O.Exists(("s",)), (("s",),), O.Cmp(("_agg",), ">", 1)),
         ],
         "churn": [
             *(O.Insert(r[i], {"n": i, "s": "v" * i}) for i in range(8)),
@@ -114,6 +116,13 @@ def ops_seeds() -> dict[str, list]:
             *(O.Insert(_rid(i), {"n": i}) for i in range(60, 80)),
             *(O.Delete(i) for i in range(20)),
             O.Count(None),
+        ],
+        "churn-all-batched": [
+            O.InsertMany(tuple((_rid(i), {"a": i}) for i in range(140, 144))),
+            O.InsertMany(tuple((_rid(i), {"a": i}) for i in range(150, 154))),
+            O.Begin(), *(O.Delete(i) for i in range(8)), O.Commit(),
+            *(O.Insert(_rid(i), {}) for i in range(160, 170)), *(O.Delete(i) for i in range(8, 18)),
+            O.Fetch(0),
         ],
         # Updates of an indexed field delete and re-insert index entries.
         "index-churn": [
@@ -171,7 +180,7 @@ def file_seeds() -> dict[str, bytes]:
         for op in driver_ops:
             try:
                 driver.execute(db, op, ids)
-            except Exception:  # noqa: BLE001 - seeds include ops that fail on purpose
+            except Exception:  # noqa: BLE001, S110 - seeds include ops that fail on purpose
                 pass
             ids.note(op)
         wal = fs.read_file("seed.blazedb-wal") if "seed.blazedb-wal" in fs.files() else b""

@@ -18,6 +18,11 @@ opening works, the records and indexes equal the last committed state or, if
 the failing op was a commit (or an autocommitted write) in flight, the state
 it would have committed; nothing of an open transaction survives; check()
 passes. For kind 3 the surviving handle must be usable and show the same.
+With power loss the old handle is closed while every file operation fails,
+so it cannot write after the "crash".
+
+For the minimizer, decode_input(data) is [CrashPoint(kind, n, keep), *ops]
+and encode_input(items) its inverse (DEFAULT_CRASH if the point was dropped).
 """
 from __future__ import annotations
 

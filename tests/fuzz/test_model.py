@@ -138,6 +138,27 @@ def test_sort_missing_first_ascending_last_descending_ties_by_id():
     assert [r["id"] for r in page] == [ID[1], ID[4]]
 
 
+def test_query_forms_and_projection():
+    m = filled({"a": 2, "meta": {"x": 1}}, {"a": 1}, {"b": 0})
+    q = O.Query(O.Exists(("a",)), ((("a",), False),), None, None)
+    assert run(m, q) == [m.records[ID[2]], m.records[ID[1]]]
+    assert run(m, O.Query(q.where, q.order_by, None, None, "first")) == m.records[ID[2]]
+    assert run(m, O.Query(q.where, q.order_by, 0, None, "first")) is None
+    assert run(m, O.Query(q.where, q.order_by, None, 5, "exists")) is False
+    assert run(m, O.Query(q.where, q.order_by, 1, None, "count")) == 1      # count() after paging
+    rows = run(m, O.Query(None, (), None, None, "all", (("meta", "x"), ("b",))))
+    assert rows == [{"id": ID[1], "meta.x": 1}, {"id": ID[2]}, {"id": ID[3], "b": 0}]
+    with pytest.raises(QueryError):
+        run(m, O.Query(None, (), None, None, "count", (("a", ""),)))  # select is checked for every form
+
+
+def test_having_filters_aggregate_rows():
+    m = filled({"g": "x", "a": 1}, {"g": "x", "a": 2}, {"g": "y", "a": 1})
+    rows = run(m, O.Aggregate("sum", ("a",), None, (("g",),), O.Cmp(("_agg",), ">", 1)))
+    assert rows == [{"g": "x", "_agg": 3}]
+    assert run(m, O.Aggregate("count_all", ("a",), None, (), O.Missing(("_agg",)))) == []
+
+
 def test_without_order_by_results_come_in_id_order():
     ids = [uuid.UUID(int=3), uuid.UUID(int=1), uuid.UUID(int=2)]
     m = Model()

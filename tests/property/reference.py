@@ -10,6 +10,7 @@ modules here means a change of their API is fixed in one place.
 from __future__ import annotations
 
 import contextlib
+import uuid
 
 from engine._native import store as _store
 from engine.db import BlazeDB
@@ -20,16 +21,42 @@ from fuzz.semantics_ref import okey, strict_equal, strict_equal_list
 
 __all__ = ["okey", "strict_equal", "strict_equal_list", "model_table", "expected_rows", "engine_rows",
            "expected_aggregate", "engine_aggregate", "engine_pred", "unique_key", "open_memdb", "snapshot",
-           "assert_same_state", "outcome"]
+           "assert_same_state", "outcome", "MemDisk", "SeqIds", "memdb"]
 
 # A small cache and checkpoint threshold: few records still reach eviction,
 # page splits and auto-checkpoints.
 DB_OPTIONS = {"cache_pages": 32, "checkpoint_pages": 8}
 
 
-def open_memdb(fs=None, name: str = "prop.blazedb") -> BlazeDB:
-    """A database in a MemFS (a fresh one unless `fs` is given)."""
-    return BlazeDB(name, vfs=fs if fs is not None else _store.MemFS(), **DB_OPTIONS)
+class SeqIds:
+    """A deterministic id generator (BlazeDB's default draws random bits from
+    os.urandom, which would make derandomized examples replay differently).
+    Ids are UUIDv7-shaped; the counter is spread over the low 62 bits so the
+    last bytes take all values, as random ids do."""
+
+    _BASE = (0x0190_0000_0000 << 80) | (0x7 << 76) | (0x2 << 62)
+    _STRIDE = 0x9E37_79B9_7F4A_7C15  # odd: a permutation of the low 62 bits
+
+    def __init__(self):
+        self.n = 0
+
+    def __call__(self) -> uuid.UUID:
+        self.n += 1
+        return uuid.UUID(int=self._BASE | (self.n * self._STRIDE) & ((1 << 62) - 1))
+
+
+class MemDisk:
+    """A MemFS and the id generator of the database on it (kept across reopens)."""
+
+    def __init__(self):
+        self.fs = _store.MemFS()
+        self.ids = SeqIds()
+
+
+def open_memdb(disk: MemDisk | None = None, name: str = "prop.blazedb") -> BlazeDB:
+    """A database on `disk` (a fresh MemDisk unless given)."""
+    disk = disk if disk is not None else MemDisk()
+    return BlazeDB(name, vfs=disk.fs, id_generator=disk.ids, **DB_OPTIONS)
 
 
 def model_table(records) -> dict:
@@ -92,8 +119,8 @@ def assert_same_state(before: dict, after: dict) -> None:
 
 
 @contextlib.contextmanager
-def memdb(fs=None):
-    db = open_memdb(fs)
+def memdb(disk: MemDisk | None = None):
+    db = open_memdb(disk)
     try:
         yield db
     finally:

@@ -8,9 +8,9 @@ type, exact bits for floats (every NaN is one value, -0.0 != 0.0), the same
 instant *and* offset for dates, recursively. `stored_form(v)` is what a value
 reads back as (tuple -> list, bytearray -> bytes, dates -> UTC).
 
-`examples(fraction)` scales a test's example count from the loaded profile
-(tests/conftest.py: `ci` 40, `nightly` 2000), so expensive properties stay
-cheap in CI and still grow at night.
+`examples(fraction, ci=n)` scales a test's example count from the loaded
+profile (tests/conftest.py: `ci` 40, `nightly` 2000): `n` examples in CI,
+`fraction` x 2000 at night, so each property gets the count its cost allows.
 """
 from __future__ import annotations
 
@@ -65,9 +65,10 @@ def records(max_fields: int = 6):
     return st.dictionaries(FIELD_NAMES, values(), max_size=max_fields)
 
 
-def examples(fraction: float = 1.0, floor: int = 5) -> int:
-    """An example count: `fraction` of the loaded profile's max_examples."""
-    return max(floor, int(settings.default.max_examples * fraction))
+def examples(fraction: float = 1.0, ci: int = 5) -> int:
+    """A test's example count: `fraction` of the loaded profile's max_examples,
+    but at least `ci` (the CI count; the ci profile's 40 is the floor's scale)."""
+    return max(ci, int(settings.default.max_examples * fraction))
 
 
 def loose_input(value):

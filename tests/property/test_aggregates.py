@@ -49,7 +49,7 @@ def exact_sum(xs):
     try:
         return float(total)
     except OverflowError:
-        return math.copysign(math.inf, total)
+        return math.inf if total > 0 else -math.inf
 
 
 def equal_number(actual, expected) -> bool:
@@ -60,7 +60,7 @@ def equal_number(actual, expected) -> bool:
     return same(actual, expected)
 
 
-@settings(max_examples=examples(1.0))
+@settings(max_examples=examples(1.0, ci=160))
 @given(rows=INT_ROWS)
 @example(rows=[{"x": 2**63 - 1}, {"x": 2**63 - 1}, {"x": 2**63 - 1}])      # beyond int64
 @example(rows=[{"x": -2**63}, {"x": -2**63}, {"x": 1}])
@@ -76,7 +76,7 @@ def test_integer_sums_are_exact(rows):
         assert row["a"] == sum(xs) / len(xs)  # correctly rounded true division of the exact total
 
 
-@settings(max_examples=examples(1.5))
+@settings(max_examples=examples(1.5, ci=240))
 @given(rows=ROWS)
 @example(rows=[{"x": 0.1}] * 10)                                            # fsum, not naive addition
 @example(rows=[{"x": 1e308}, {"x": 1e308}, {"x": -1e308}])                  # no intermediate overflow
@@ -110,7 +110,7 @@ def test_aggregates_are_correct(rows):
             assert row["lo"] is None and row["hi"] is None
 
 
-@settings(max_examples=examples(1.5))
+@settings(max_examples=examples(1.5, ci=240))
 @given(rows=ROWS, func=st.sampled_from(["count_all", "count", "sum", "avg", "min", "max"]),
        group=st.booleans())
 def test_grouped_aggregates_equal_the_reference_model(rows, func, group):

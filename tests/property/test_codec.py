@@ -14,8 +14,8 @@ from engine.errors import CorruptRecordError
 from engine.semantics import sort_key
 from engine.types import MISSING
 from tests.property.reference import okey
-from tests.property.strategies import (EDGE_FLOATS, EDGE_RECORD, EDGE_INTS, QUERY_SCALARS, examples, loose_input, records,
-                                       same, stored_form, to_model, values)
+from tests.property.strategies import (EDGE_FLOATS, EDGE_INTS, EDGE_RECORD, QUERY_SCALARS, examples, loose_input,
+                                       records, same, stored_form, to_model, values)
 
 pytestmark = pytest.mark.property
 
@@ -33,7 +33,7 @@ NEAR_BOUNDS = st.one_of(
 ORDERED = st.one_of(values(6), QUERY_SCALARS, EDGE_INTS, EDGE_FLOATS, NEAR_BOUNDS, st.just(MISSING))
 
 
-@settings(max_examples=examples(2.0))
+@settings(max_examples=examples(2.0, ci=300))
 @given(record=records())
 @example(record=EDGE_RECORD)
 def test_encode_decode_round_trips(record):
@@ -44,7 +44,7 @@ def test_encode_decode_round_trips(record):
     assert codec.encode(codec.decode(data)) == data
 
 
-@settings(max_examples=examples(2.0))
+@settings(max_examples=examples(2.0, ci=400))
 @given(a=ORDERED, b=ORDERED)
 @example(a=2**63 - 1, b=9.223372036854776e18)
 @example(a=2**53 + 1, b=9007199254740992.0)
@@ -63,7 +63,7 @@ def test_index_key_order_agrees_with_sort_key(a, b):
         assert cmp(okey(to_model(a)), okey(to_model(b))) == expected, (a, b)
 
 
-@settings(max_examples=examples(1.0))
+@settings(max_examples=examples(1.0, ci=160))
 @given(xs=st.lists(ORDERED, min_size=1, max_size=3), ys=st.lists(ORDERED, min_size=1, max_size=3))
 def test_composite_index_keys_concatenate_and_order_by_tuple(xs, ys):
     kx = codec.index_key(tuple(xs))
@@ -72,7 +72,7 @@ def test_composite_index_keys_concatenate_and_order_by_tuple(xs, ys):
     assert cmp(kx, ky) == cmp(tuple(map(sort_key, xs)), tuple(map(sort_key, ys)))
 
 
-@settings(max_examples=examples(2.0))
+@settings(max_examples=examples(2.0, ci=300))
 @given(data=st.one_of(st.binary(max_size=64), records(3).map(codec.encode).flatmap(
     lambda enc: st.tuples(st.integers(0, max(0, len(enc) - 1)), st.integers(0, 255)).map(
         lambda pos_byte: enc[:pos_byte[0]] + bytes([pos_byte[1]]) + enc[pos_byte[0] + 1:]))))

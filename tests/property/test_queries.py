@@ -6,10 +6,9 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from engine._native import store as _store
 from engine.errors import QueryError, UniqueConstraintError
 from engine.query import Query
-from tests.property.reference import (engine_pred, engine_rows, expected_rows, memdb, model_table,
+from tests.property.reference import (MemDisk, engine_pred, engine_rows, expected_rows, memdb, model_table,
                                       open_memdb, outcome, strict_equal_list, unique_key)
 from tests.property.strategies import (ID_PICKS, ORDER_BYS, PAGES, examples, id_predicate, indexable_predicates,
                                        predicates, query_records, same)
@@ -25,11 +24,11 @@ def _load(db, recs):
     return db.insert_many(recs) if recs else []
 
 
-@settings(max_examples=examples(0.75))
+@settings(max_examples=examples(0.75, ci=120))
 @given(recs=TABLES, where=WHERES, order_by=ORDER_BYS, limit=PAGES, offset=PAGES)
 def test_the_same_query_always_returns_the_same_result(recs, where, order_by, limit, offset):
-    fs = _store.MemFS()
-    db = open_memdb(fs)
+    disk = MemDisk()
+    db = open_memdb(disk)
     try:
         _load(db, recs)
         first = outcome(engine_rows, db, where, order_by, limit, offset)
@@ -44,14 +43,15 @@ def test_the_same_query_always_returns_the_same_result(recs, where, order_by, li
         assert (q.first() is None) if not rows else same(q.first(), rows[0])
         # A query rebuilt from its plain-data form is the same query.
         assert Query.from_spec(q.to_spec()) == q
-        assert [same(a, b) for a, b in zip(db.query(q.to_spec()).all(), rows)] == [True] * len(rows)
+        again = db.query(q.to_spec()).all()
+        assert len(again) == len(rows) and all(same(a, b) for a, b in zip(again, rows))
     finally:
         db.close()
-    with memdb(fs) as db:
+    with memdb(disk) as db:
         assert strict_equal_list(engine_rows(db, where, order_by, limit, offset), first)
 
 
-@settings(max_examples=examples(1.5))
+@settings(max_examples=examples(1.5, ci=300))
 @given(recs=TABLES, where=WHERES, order_by=ORDER_BYS, limit=PAGES, offset=PAGES)
 def test_query_results_equal_the_reference_model(recs, where, order_by, limit, offset):
     with memdb() as db:
@@ -78,7 +78,7 @@ INDEX_SETS = st.sampled_from([
     [(["a.0"], False)], [(["a"], True)], [(["a", "b"], True)], [(["b"], True), (["a", "c"], False)]])
 
 
-@settings(max_examples=examples(2.0))
+@settings(max_examples=examples(2.0, ci=300))
 @given(recs=st.one_of(TABLES, DENSE_TABLES, DENSE_TABLES), index_set=INDEX_SETS, index_first=st.booleans(),
        limit=PAGES, offset=PAGES, id_picks=ID_PICKS, data=st.data())
 def test_index_lookups_equal_full_scans(recs, index_set, index_first, limit, offset, id_picks, data):
@@ -128,7 +128,7 @@ def test_index_lookups_equal_full_scans(recs, index_set, index_first, limit, off
         assert db.check()["indexes"] == {"+".join(f): len(kept) for f, _ in index_set}
 
 
-@settings(max_examples=examples(1.0))
+@settings(max_examples=examples(1.0, ci=160))
 @given(recs=st.one_of(TABLES, DENSE_TABLES), where=predicates(), indexed=st.booleans())
 def test_a_predicate_and_its_negation_partition_the_records(recs, where, indexed):
     """Two-valued logic (semantics.md §3): where(p) and where(~p) are disjoint

@@ -21,5 +21,5 @@ pytestmark = pytest.mark.property
 def test_the_whole_api_agrees_with_the_model():
     nightly = settings.default.max_examples > 100
     run_state_machine_as_test(BlazeDBMachine, settings=settings(
-        settings.default, max_examples=examples(0.75), stateful_step_count=40 if nightly else 25,
+        settings.default, max_examples=examples(0.75, ci=80), stateful_step_count=40 if nightly else 25,
         suppress_health_check=list(HealthCheck)))

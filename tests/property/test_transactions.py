@@ -6,10 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine._native import store as _store
 from engine.errors import BlazeError
 from tests.property import engine_ops
-from tests.property.reference import assert_same_state, memdb, open_memdb, snapshot
+from tests.property.reference import MemDisk, assert_same_state, memdb, open_memdb, snapshot
 from tests.property.strategies import examples
 
 pytestmark = pytest.mark.property
@@ -21,14 +20,14 @@ class _Abort(Exception):
     pass
 
 
-@settings(max_examples=examples(1.0))
+@settings(max_examples=examples(1.0, ci=160))
 @given(setup=HISTORY, inside=st.lists(engine_ops.OPS, min_size=1, max_size=10),
        how=st.sampled_from(["rollback", "exception", "close"]))
 def test_a_rolled_back_transaction_leaves_the_database_exactly_as_before(setup, inside, how):
     """Records, index definitions and entries, count and check(): all as before,
     also after reopening (nothing of the transaction reached the file)."""
-    fs = _store.MemFS()
-    db = open_memdb(fs)
+    disk = MemDisk()
+    db = open_memdb(disk)
     try:
         ids = []
         for op in setup:
@@ -47,18 +46,18 @@ def test_a_rolled_back_transaction_leaves_the_database_exactly_as_before(setup, 
             assert db.in_transaction
             if how == "close":
                 db.close()
-                db = open_memdb(fs)
+                db = open_memdb(disk)
             else:
                 db.rollback()
         assert not db.in_transaction
         assert_same_state(before, snapshot(db))
     finally:
         db.close()
-    with memdb(fs) as db:
+    with memdb(disk) as db:
         assert_same_state(before, snapshot(db))
 
 
-@settings(max_examples=examples(1.0))
+@settings(max_examples=examples(1.0, ci=160))
 @given(history=HISTORY, in_txn=st.booleans())
 def test_a_failed_write_changes_nothing(history, in_txn):
     """Every op that raises a documented error leaves the observable state as it was."""
@@ -75,18 +74,18 @@ def test_a_failed_write_changes_nothing(history, in_txn):
         db.check()
 
 
-@settings(max_examples=examples(1.0))
+@settings(max_examples=examples(1.0, ci=160))
 @given(history=st.lists(st.one_of(engine_ops.OPS, st.just(("reopen",)), st.just(("begin",)),
                                   st.just(("commit",)), st.just(("rollback",))), max_size=20))
 def test_check_passes_after_any_operation_sequence(history):
-    fs = _store.MemFS()
-    db = open_memdb(fs)
+    disk = MemDisk()
+    db = open_memdb(disk)
     try:
         ids = []
         for op in history:
             if op[0] == "reopen":
                 db.close()
-                db = open_memdb(fs)
+                db = open_memdb(disk)
             elif op[0] in ("begin", "commit", "rollback"):
                 try:
                     getattr(db, op[0])()

@@ -142,6 +142,18 @@ def test_oracle_mismatch_is_located_by_kind_op_and_frames():
     assert signature_of(parse_report(other_op)).frames[0] == "op Delete"
 
 
+@pytest.mark.parametrize("first_line, op", [
+    ("[recovery] op #4 Insert: after a crash and recovery, committed data is lost", "op Insert"),
+    ("[roundtrip] op #0 encode(decode(data)): decode(encode(x)) != x", "op encode"),
+    ("[roundtrip] op #0 decode(data): decode(encode(x)) != x", "op decode"),
+    ("[final-state] op #-1 end: the records after the last op differ from the model", "op end"),
+])
+def test_oracle_op_names_as_fuzz_oracles_writes_them(first_line, op):
+    text = f" === Uncaught Python exception: ===\nOracleMismatch: {first_line}\n  op: x\n"
+    s = signature_of(parse_report(text))
+    assert s.crash_type.startswith("OracleMismatch: ") and s.frames == (op,)
+
+
 def test_planted_ops_bug_signature():
     assert sig("planted_ops_oracle_mismatch_repro").key() == (
         "OracleMismatch: error\nop Fetch\nstep (ops.py)\nrun (ops.py)\nrun_ops (ops.py)")
