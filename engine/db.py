@@ -116,6 +116,11 @@ class BlazeDB:
                             self._store.rollback()
                         raise
             self._indexes: dict[str, IndexDef] = {}
+            # Bumped whenever _indexes changes: after a rollback the catalog is
+            # reloaded only if this transaction changed it (a failed write is
+            # common; rescanning the catalog after each one is not free).
+            self._catalog_gen = 0
+            self._txn_gen = 0
             self._load_catalog()
             self._continue_ids()
         except BaseException:
@@ -197,8 +202,9 @@ class BlazeDB:
                     return fn()
                 except BaseException:
                     if not store.in_transaction:     # the store undid the whole transaction
-                        self._load_catalog()
+                        self._resync_catalog(self._txn_gen)
                     raise
+            gen = self._catalog_gen
             store.begin()
             try:
                 result = fn()
@@ -207,8 +213,13 @@ class BlazeDB:
             except BaseException:
                 if store.in_transaction:
                     store.rollback()
-                self._load_catalog()
+                self._resync_catalog(gen)
                 raise
+
+    def _resync_catalog(self, gen: int) -> None:
+        """After a rollback: reload the index definitions if they changed since `gen`."""
+        if self._catalog_gen != gen:
+            self._load_catalog()
 
     def begin(self) -> None:
         """Start a transaction; this thread keeps the database until commit()/rollback()."""
@@ -223,6 +234,7 @@ class BlazeDB:
             self._lock.release()
             raise
         self._txn_held = True
+        self._txn_gen = self._catalog_gen
 
     def _end(self, action: str):
         with self._lock:
@@ -246,7 +258,7 @@ class BlazeDB:
                     self._txn_held = False
                     self._lock.release()
                     if action == "rollback" or not ok:
-                        self._load_catalog()   # index definitions made inside are gone
+                        self._resync_catalog(self._txn_gen)   # index definitions made inside are gone
 
     def commit(self) -> None:
         self._end("commit")
@@ -582,6 +594,7 @@ class BlazeDB:
             ck, cv = idx.catalog_entry()
             store.put(CATALOG_TREE, ck, cv)
             self._indexes[name] = idx
+            self._catalog_gen += 1
             self._eq_cache.clear()
         self._write(op)
         return name
@@ -596,6 +609,7 @@ class BlazeDB:
             self._store.drop_tree(idx.tree)
             self._store.delete(CATALOG_TREE, CATALOG_PREFIX + name.encode())
             del self._indexes[name]
+            self._catalog_gen += 1
             self._eq_cache.clear()
         self._write(op)
 

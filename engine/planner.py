@@ -42,7 +42,7 @@ _ABOVE_IDS = b"\xff" * (ID_LEN + 1)
 
 
 class Plan:
-    __slots__ = ("exact", "ids", "index", "kind", "ordered", "ranges", "reason", "reverse")
+    __slots__ = ("_reason", "exact", "ids", "index", "kind", "ordered", "ranges", "reverse")
 
     def __init__(self, kind, *, index=None, ranges=None, ids=None, ordered=False, exact=False,
                  reverse=False, reason=""):
@@ -53,7 +53,13 @@ class Plan:
         self.ranges = ranges
         self.ids = ids
         self.ordered = ordered      # yields records in q.order (index order) already
-        self.reason = reason
+        self._reason = reason       # str, or a function making it (only explain() needs it)
+
+    @property
+    def reason(self) -> str:
+        if callable(self._reason):
+            self._reason = self._reason()
+        return self._reason
 
     def describe(self, q: Query) -> dict:
         if self.ordered:
@@ -188,13 +194,16 @@ def choose_plan(indexes: dict, q: Query) -> Plan:
         used_ids = {id(t) for t in used_terms}
         exact = all(id(t) in used_ids for t in terms)
         ordered = one_direction and idx.fields == order_paths and not q.is_aggregate
-        others = [i.name for i in indexes.values() if i is not idx]
-        reason = (f"index {idx.name!r} on ({', '.join(idx.fields)}) serves "
-                  f"{', '.join(used)}; {len(ranges)} key range(s); "
-                  + ("the ranges are exactly the filter (no re-check)" if exact else
-                     "every candidate re-checked against the whole filter"))
-        if others:
-            reason += f"; preferred over {', '.join(map(repr, sorted(others)))}"
+
+        def reason():
+            others = [i.name for i in indexes.values() if i is not idx]
+            text = (f"index {idx.name!r} on ({', '.join(idx.fields)}) serves "
+                    f"{', '.join(used)}; {len(ranges)} key range(s); "
+                    + ("the ranges are exactly the filter (no re-check)" if exact else
+                       "every candidate re-checked against the whole filter"))
+            if others:
+                text += f"; preferred over {', '.join(map(repr, sorted(others)))}"
+            return text
         return Plan("index_scan", index=idx, ranges=ranges, ordered=ordered, exact=exact,
                     reverse=ordered and reverse, reason=reason)
     if one_direction and q.limit_ is not None and not q.is_aggregate:
@@ -204,14 +213,14 @@ def choose_plan(indexes: dict, q: Query) -> Plan:
                             reverse=reverse,
                             reason=f"no index serves the filter; index {idx.name!r} gives the "
                                    "order_by order, so the scan stops after offset+limit rows")
-    if not indexes:
-        why = "no secondary indexes exist"
-    elif not terms_by_path:
-        why = "the filter has no AND-ed field term an index could serve" if q.where_ is not None \
-            else "no filter"
-    else:
-        why = ("no index has a leading field with an ==, in_ or range term among the AND-ed "
-               f"terms on {sorted(terms_by_path)} (or/not terms are never index-served)")
+    def why():
+        if not indexes:
+            return "no secondary indexes exist"
+        if not terms_by_path:
+            return ("the filter has no AND-ed field term an index could serve"
+                    if q.where_ is not None else "no filter")
+        return ("no index has a leading field with an ==, in_ or range term among the AND-ed "
+                f"terms on {sorted(terms_by_path)} (or/not terms are never index-served)")
     return Plan("full_scan", reason=why)
 
 

@@ -58,19 +58,28 @@ def test_write_error_at_every_write_point(errno, error_class):
     assert hit > 0, "no planted fault was ever reached: the workload does not write?"
 
 
+def _crash_with(plant) -> tuple[MemFS, FaultVFS, int]:
+    """Runs the workload on a fresh MemFS with a fault planted by `plant(vfs)`,
+    until the fault stops it; then the process "dies" (abandon). Returns the
+    file system, the fault VFS and how many commits returned."""
+    fs = MemFS()
+    vfs = FaultVFS(fs)
+    plant(vfs)
+    try:
+        db = BlazeDB(DB, vfs=vfs, **SMALL_WAL)
+    except StorageError:
+        return fs, vfs, 0
+    committed, _ = run_until_error(db, WORKLOAD)
+    abandon(db, vfs)
+    return fs, vfs, committed
+
+
 def test_power_loss_at_every_sync_point():
     total = calls_made(WORKLOAD, "sync", **SMALL_WAL)
     assert total >= len(WORKLOAD), "every commit must sync the log at least once"
     for n in fault_points(total + 1, scaled(60)):
-        fs = MemFS()
-        vfs = FaultVFS(fs)
-        vfs.fail("sync", nth=n, errno="EIO", persistent=True)   # power fails during sync #n
-        try:
-            db = BlazeDB(DB, vfs=vfs, **SMALL_WAL)
-            committed, _ = run_until_error(db, WORKLOAD)
-            abandon(db, vfs)
-        except StorageError:
-            committed = 0
+        # power fails during sync #n
+        fs, vfs, committed = _crash_with(lambda vfs: vfs.fail("sync", nth=n, errno="EIO", persistent=True))
         vfs.power_loss()                                 # all that was not synced is gone
         with BlazeDB(DB, vfs=fs) as recovered:
             assert_state(recovered, expected_state(WORKLOAD, committed))
@@ -82,15 +91,7 @@ def test_torn_write_at_every_write_point():
     rng = random.Random(7)
     total = calls_made(WORKLOAD, "write", **SMALL_WAL)
     for n in fault_points(total, scaled(60)):
-        fs = MemFS()
-        vfs = FaultVFS(fs)
-        vfs.tear(nth=n, keep=rng.randrange(0, 4096))
-        try:
-            db = BlazeDB(DB, vfs=vfs, **SMALL_WAL)
-            committed, _ = run_until_error(db, WORKLOAD)
-            abandon(db, vfs)
-        except StorageError:
-            committed = 0
+        fs, vfs, committed = _crash_with(lambda vfs: vfs.tear(nth=n, keep=rng.randrange(0, 4096)))
         vfs.reset()
         with BlazeDB(DB, vfs=fs) as recovered:
             # The transaction in flight may have reached the log whole before
@@ -102,15 +103,7 @@ def test_torn_write_then_power_loss():
     rng = random.Random(8)
     total = calls_made(WORKLOAD, "write", **SMALL_WAL)
     for n in fault_points(total, scaled(30)):
-        fs = MemFS()
-        vfs = FaultVFS(fs)
-        vfs.tear(nth=n, keep=rng.randrange(0, 4096))
-        try:
-            db = BlazeDB(DB, vfs=vfs, **SMALL_WAL)
-            committed, _ = run_until_error(db, WORKLOAD)
-            abandon(db, vfs)
-        except StorageError:
-            committed = 0
+        fs, vfs, committed = _crash_with(lambda vfs: vfs.tear(nth=n, keep=rng.randrange(0, 4096)))
         vfs.power_loss()
         with BlazeDB(DB, vfs=fs) as recovered:
             assert_state(recovered, expected_state(WORKLOAD, committed))

@@ -21,7 +21,7 @@ from fuzz.semantics_ref import okey, strict_equal, strict_equal_list
 
 __all__ = ["okey", "strict_equal", "strict_equal_list", "model_table", "expected_rows", "engine_rows",
            "expected_aggregate", "engine_aggregate", "engine_pred", "unique_key", "open_memdb", "snapshot",
-           "assert_same_state", "outcome", "MemDisk", "SeqIds", "memdb"]
+           "assert_same_state", "outcome", "from_engine", "AGG_COLUMN", "MemDisk", "SeqIds", "memdb"]
 
 # A small cache and checkpoint threshold: few records still reach eviction,
 # page splits and auto-checkpoints.
@@ -57,6 +57,14 @@ def open_memdb(disk: MemDisk | None = None, name: str = "prop.blazedb") -> Blaze
     """A database on `disk` (a fresh MemDisk unless given)."""
     disk = disk if disk is not None else MemDisk()
     return BlazeDB(name, vfs=disk.fs, id_generator=disk.ids, **DB_OPTIONS)
+
+
+AGG_COLUMN = model_query.AGG_NAME  # the one output column of expected_aggregate's rows
+
+
+def from_engine(value):
+    """An engine value (or row) in the model's grammar (Vector -> Vec, NaN normalised)."""
+    return driver.from_engine(value)
 
 
 def model_table(records) -> dict:

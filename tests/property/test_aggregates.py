@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from engine.query import F, avg, count, max_, min_, sum_
 from engine.semantics import sort_key
-from tests.property.reference import (engine_aggregate, expected_aggregate, memdb, model_table, okey,
-                                      strict_equal)
+from tests.property.reference import (AGG_COLUMN, engine_aggregate, expected_aggregate, from_engine, memdb,
+                                      model_table, okey, strict_equal)
 from tests.property.strategies import EDGE_FLOATS, EDGE_INTS, INT64, examples, same
 
 pytestmark = pytest.mark.property
@@ -136,3 +136,37 @@ def test_grouped_aggregates_equal_the_reference_model(rows, func, group):
             assert sum(counts) == len(rows)
             having = db.query().group_by("g").aggregate(n=count()).having(F("n") > 1).all()
             assert [r["n"] for r in having] == [n for n in counts if n > 1]
+
+
+@settings(max_examples=examples(1.0, ci=160))
+@given(rows=ROWS, min_n=st.integers(0, 3), offset=st.one_of(st.none(), st.integers(0, 3)),
+       limit=st.one_of(st.none(), st.integers(0, 3)))
+def test_having_and_paging_filter_the_grouped_rows(rows, min_n, offset, limit):
+    """Several aggregates in one grouped query; having filters the rows by their
+    columns, then offset/limit page them (semantics.md §6), in group order."""
+    with memdb() as db:
+        if rows:
+            db.insert_many(rows)
+        table = model_table(db.fetch_all())
+        funcs = {"n": "count_all", "s": "sum", "lo": "min", "hi": "max"}
+        per_func = {name: expected_aggregate(table, func, ("x",), None, (("g",),)) for name, func in funcs.items()}
+        expected = []
+        for i, base in enumerate(per_func["n"]):
+            row = {k: v for k, v in base.items() if k == "g"}
+            row.update({name: per_func[name][i][AGG_COLUMN] for name in funcs})
+            if row["n"] > min_n:
+                expected.append(row)
+        expected = expected[offset or 0:]
+        expected = expected if limit is None else expected[:limit]
+        q = db.query().group_by("g").aggregate(n=count(), s=sum_("x"), lo=min_("x"), hi=max_("x")) \
+            .having(F("n") > min_n)
+        if offset is not None:
+            q = q.offset(offset)
+        if limit is not None:
+            q = q.limit(limit)
+        actual = [from_engine(r) for r in q.all()]
+        assert len(actual) == len(expected), (actual, expected)
+        for a, e in zip(actual, expected):
+            assert a.keys() == e.keys(), (a, e)
+            assert type(a["s"]) is type(e["s"]) and okey(a["s"]) == okey(e["s"]), (a, e)
+            assert all(strict_equal(a[k], e[k]) for k in e if k != "s"), (a, e)

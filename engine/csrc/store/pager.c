@@ -335,7 +335,7 @@ int pager_open(bz_vfs *vfs, const char *path, const bz_pager_opts *opts, bz_page
     if (p->o.cache_pages < MIN_CACHE)
         p->o.cache_pages = MIN_CACHE;
     p->lru.lru_next = p->lru.lru_prev = &p->lru;
-    p->hcap = 1024;
+    p->hcap = 64;   /* grows with the cache; small so that open/close stay cheap */
     p->hash = calloc(p->hcap, sizeof *p->hash);
     size_t plen = strlen(path);
     p->path = malloc(plen + 5);

@@ -2,7 +2,11 @@
  *
  * A file ("inode") holds two byte strings: `cur`, what reads see, and `synced`,
  * what a disk would still hold after a power loss (a copy of `cur` taken at
- * each sync). Names map to inodes; removing a name leaves open handles working
+ * each sync). A bitmap marks the BLOCK-sized blocks of `cur` written (or
+ * truncated/extended) since the last sync; every unmarked block below `len`
+ * equals `synced` there, so a sync copies only the marked blocks: syncing
+ * after a commit costs the frames it appended, not the whole file (under
+ * ASan the whole-file copy was most of a commit). Names map to inodes; removing a name leaves open handles working
  * on the unlinked inode, as POSIX does. Each handle holds its own lock modes
  * on the two lock bytes, and lock requests check every other handle of the
  * inode, so two Stores in one process exclude each other like two processes.
@@ -21,7 +25,8 @@ typedef struct mem_inode {
     uint8_t *cur;
     size_t len, cap;
     uint8_t *synced;
-    size_t synced_len;
+    size_t synced_len, synced_cap;
+    uint64_t *dirty;         /* one bit per BLOCK of cur[0, cap): changed since the last sync */
     int refs;                /* the name (if linked) + open handles */
     mem_handle *handles;
 } mem_inode;
@@ -48,6 +53,7 @@ static void inode_unref(mem_inode *ino)
     free(ino->name);
     free(ino->cur);
     free(ino->synced);
+    free(ino->dirty);
     free(ino);
 }
 
@@ -59,6 +65,9 @@ static long find(memfs *fs, const char *name)
     return -1;
 }
 
+#define BLOCK 4096u
+#define BITMAP_WORDS(cap) (((cap) / BLOCK + 63) / 64)
+
 static int reserve(mem_inode *ino, size_t need)
 {
     if (need <= ino->cap)
@@ -66,12 +75,27 @@ static int reserve(mem_inode *ino, size_t need)
     size_t cap = ino->cap ? ino->cap : 8192;
     while (cap < need)
         cap *= 2;
+    size_t old_words = BITMAP_WORDS(ino->cap), words = BITMAP_WORDS(cap);
+    uint64_t *d = realloc(ino->dirty, words * sizeof *d);
+    if (!d)
+        return -1;
+    memset(d + old_words, 0, (words - old_words) * sizeof *d);
+    ino->dirty = d;
     uint8_t *p = realloc(ino->cur, cap);
     if (!p)
         return -1;
     ino->cur = p;
     ino->cap = cap;
     return 0;
+}
+
+/* Marks cur[from, to) as changed since the last sync (to <= cap). */
+static void mark_dirty(mem_inode *ino, size_t from, size_t to)
+{
+    if (from >= to)
+        return;
+    for (size_t b = from / BLOCK, last = (to - 1) / BLOCK; b <= last; b++)
+        ino->dirty[b / 64] |= (uint64_t)1 << (b % 64);
 }
 
 /* ---- file methods ---- */
@@ -102,6 +126,8 @@ static int mem_write(bz_file *f, const void *buf, size_t n, uint64_t off, bz_err
     size_t end = (size_t)off + n;
     if (reserve(ino, end) != 0)
         return bz_err_from_errno(err, ENOSPC, "write", ino->name);
+    /* from the old end when the write leaves a zero-filled gap */
+    mark_dirty(ino, (size_t)off < ino->len ? (size_t)off : ino->len, end);
     if (off > ino->len)
         memset(ino->cur + ino->len, 0, (size_t)off - ino->len);
     memcpy(ino->cur + off, buf, n);
@@ -121,6 +147,9 @@ static int mem_truncate(bz_file *f, uint64_t size, bz_err *err)
             return bz_err_from_errno(err, ENOSPC, "truncate", ino->name);
         memset(ino->cur + ino->len, 0, (size_t)size - ino->len);
     }
+    /* Growing changes [len, size); shrinking drops bytes, and whatever is
+     * written there later gets marked then. */
+    mark_dirty(ino, ino->len, (size_t)size);
     ino->len = (size_t)size;
     return BZ_OK;
 }
@@ -128,13 +157,28 @@ static int mem_truncate(bz_file *f, uint64_t size, bz_err *err)
 static int mem_sync(bz_file *f, bz_err *err)
 {
     mem_inode *ino = ((mem_handle *)f)->ino;
-    uint8_t *copy = malloc(ino->len ? ino->len : 1);
-    if (!copy)
-        return bz_err_from_errno(err, ENOMEM, "sync", ino->name);
-    if (ino->len)
-        memcpy(copy, ino->cur, ino->len);
-    free(ino->synced);
-    ino->synced = copy;
+    if (ino->len > ino->synced_cap || !ino->synced) {
+        size_t cap = ino->synced_cap ? ino->synced_cap : 8192;
+        while (cap < ino->len)
+            cap *= 2;
+        uint8_t *p = realloc(ino->synced, cap);
+        if (!p)
+            return bz_err_from_errno(err, ENOMEM, "sync", ino->name);
+        ino->synced = p;
+        ino->synced_cap = cap;
+    }
+    size_t words = BITMAP_WORDS(ino->cap);
+    for (size_t w = 0; w < words; w++) {
+        for (uint64_t bits = ino->dirty[w]; bits; bits &= bits - 1) {
+            size_t from = (w * 64 + (size_t)__builtin_ctzll(bits)) * BLOCK;
+            if (from >= ino->len)
+                break;
+            size_t to = from + BLOCK < ino->len ? from + BLOCK : ino->len;
+            memcpy(ino->synced + from, ino->cur + from, to - from);
+        }
+    }
+    if (words)
+        memset(ino->dirty, 0, words * sizeof *ino->dirty);
     ino->synced_len = ino->len;
     return BZ_OK;
 }
@@ -324,6 +368,7 @@ int bz_memfs_put(bz_vfs *v, const char *name, const void *data, size_t len, bz_e
     if (len)
         memcpy(ino->cur, data, len);
     ino->len = len;
+    mark_dirty(ino, 0, len);
     mem_handle tmp = { .ino = ino };
     return mem_sync(&tmp.base, err);
 }
@@ -338,5 +383,7 @@ void bz_memfs_power_loss(bz_vfs *v)
         if (ino->synced_len)
             memcpy(ino->cur, ino->synced, ino->synced_len);
         ino->len = ino->synced_len;
+        if (ino->cap)
+            memset(ino->dirty, 0, BITMAP_WORDS(ino->cap) * sizeof *ino->dirty);
     }
 }

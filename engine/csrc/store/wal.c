@@ -75,7 +75,7 @@ static size_t slot_of(bz_pgno k, size_t cap) { return (size_t)((k * 2654435761u)
 static int index_put(bz_wal *w, bz_pgno pgno, uint32_t frame)
 {
     if ((w->icount + 1) * 2 > w->icap) {
-        size_t ncap = w->icap ? w->icap * 2 : 1024;
+        size_t ncap = w->icap ? w->icap * 2 : 64;
         bz_pgno *nk = calloc(ncap, sizeof *nk);
         uint32_t *nv = calloc(ncap, sizeof *nv);
         if (!nk || !nv) {
@@ -191,17 +191,27 @@ static int read_header(bz_wal *w, int *valid, uint32_t *seq, uint32_t *s1, uint3
  * fails its checksum, carries another salt, or breaks the transaction rules. */
 static int scan(bz_wal *w, bz_err *err)
 {
-    uint8_t *buf = malloc((size_t)SCAN_BATCH * FRAME_SIZE);
+    /* The buffer holds at most what the file has: a short log (the usual
+     * case) must not cost a SCAN_BATCH-sized (~256 KiB) allocation per open
+     * or per reader refresh. A file growing meanwhile is read in more rounds. */
+    uint64_t size = 0;
+    int rc = w->f->m->size(w->f, &size, err);
+    if (rc)
+        return rc;
+    uint32_t frame = w->nframes, crc = w->end_crc;
+    if (size < frame_offset(frame) + FRAME_SIZE)
+        return BZ_OK;   /* not one more whole frame */
+    uint64_t avail = (size - frame_offset(frame)) / FRAME_SIZE;
+    size_t batch = avail < SCAN_BATCH ? (size_t)avail : SCAN_BATCH;
+    uint8_t *buf = malloc(batch * FRAME_SIZE);
     pending *pend = NULL;
     size_t npend = 0, cappend = 0;
-    int rc = BZ_OK;
     if (!buf)
         return bz_err_set(err, BZ_NOMEM, "out of memory scanning %s", w->path);
-    uint32_t frame = w->nframes, crc = w->end_crc;
     uint64_t pend_txn = 0;
     for (;;) {
         size_t got = 0;
-        rc = w->f->m->read(w->f, buf, (size_t)SCAN_BATCH * FRAME_SIZE, frame_offset(frame), &got, err);
+        rc = w->f->m->read(w->f, buf, batch * FRAME_SIZE, frame_offset(frame), &got, err);
         if (rc)
             goto out;
         size_t nf = got / FRAME_SIZE;
@@ -254,7 +264,7 @@ static int scan(bz_wal *w, bz_err *err)
                 w->last_txn = txn;
             }
         }
-        if (nf < SCAN_BATCH)
+        if (nf < batch)
             break;
     }
 out:
