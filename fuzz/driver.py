@@ -82,7 +82,12 @@ def pred(p):
 def unindexable(where):
     """A predicate equal to `where` that no plan can serve from an index: an OR
     at the top is never an index term, so the planner falls back to a full scan."""
-    return or_(pred(where), or_()) if where is not None else or_(and_())
+    return unindexable_pred(pred(where) if where is not None else None)
+
+
+def unindexable_pred(p):
+    """unindexable() of an engine predicate already built by pred() (None: no filter)."""
+    return or_(p, or_()) if p is not None else or_(and_())
 
 
 def _order(order_by):

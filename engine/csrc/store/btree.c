@@ -1199,6 +1199,27 @@ typedef struct check_ctx {
     bz_err *err;
 } check_ctx;
 
+/* Sets bits [from, to) of a bitmap; nonzero if any was already set. Whole
+ * bytes at a time: check() visits every byte of every cell, and a bit-by-bit
+ * loop was most of check()'s time under the fuzzing build. */
+static int mark_covered(uint8_t *bits, uint32_t from, uint32_t to)
+{
+    unsigned clash = 0;
+    for (; from < to && (from & 7); from++) {
+        clash |= bits[from / 8] & (1u << (from % 8));
+        bits[from / 8] |= (uint8_t)(1u << (from % 8));
+    }
+    for (; from + 8 <= to; from += 8) {
+        clash |= bits[from / 8];
+        bits[from / 8] = 0xff;
+    }
+    for (; from < to; from++) {
+        clash |= bits[from / 8] & (1u << (from % 8));
+        bits[from / 8] |= (uint8_t)(1u << (from % 8));
+    }
+    return clash != 0;
+}
+
 static int check_node(check_ctx *x, bz_pgno pg, int lv, const uint8_t *lo, uint32_t lolen, int has_lo,
                       const uint8_t *hi, uint32_t hilen, int has_hi)
 {
@@ -1235,15 +1256,10 @@ static int check_node(check_ctx *x, bz_pgno pg, int lv, const uint8_t *lo, uint3
         cell c;
         if ((rc = cell_get(d, i, pg, &c, err)))
             break;
-        for (uint32_t b = c.off; b < c.off + c.size; b++) {
-            if (covered[b / 8] & (1u << (b % 8))) {
-                rc = corrupt(err, pg, "cells overlap");
-                break;
-            }
-            covered[b / 8] |= (uint8_t)(1u << (b % 8));
-        }
-        if (rc)
+        if (mark_covered(covered, c.off, c.off + c.size)) {
+            rc = corrupt(err, pg, "cells overlap");
             break;
+        }
         cell_bytes += c.size;
         if (prev && keycmp(prev, prevlen, c.key, c.klen) >= 0)
             rc = corrupt(err, pg, "keys out of order within the node");

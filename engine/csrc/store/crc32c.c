@@ -4,14 +4,9 @@
 
 #include <string.h>
 
-/* The CRC loops compare only lengths, never input bytes: keep libFuzzer's
- * edge and comparison tracing out of them (under the fuzzing build it cost
- * more than the CRC itself). ASan still checks every load. */
-#if defined(__clang__)
-#define NO_COVERAGE __attribute__((no_sanitize("coverage")))
-#else
-#define NO_COVERAGE
-#endif
+/* The CRC loops compare only lengths, never input bytes: BZ_NO_COVERAGE
+ * (under the fuzzing build the tracing cost more than the CRC itself). */
+#include "bz.h"
 
 #define POLY 0x82F63B78u
 
@@ -31,7 +26,7 @@ static void init_tables(void)
             table[t][i] = (table[t - 1][i] >> 8) ^ table[0][table[t - 1][i] & 0xff];
 }
 
-NO_COVERAGE static uint32_t crc_soft(uint32_t crc, const uint8_t *p, size_t n)
+BZ_NO_COVERAGE static uint32_t crc_soft(uint32_t crc, const uint8_t *p, size_t n)
 {
     while (n && ((uintptr_t)p & 7)) {
         crc = (crc >> 8) ^ table[0][(crc ^ *p++) & 0xff];
@@ -54,7 +49,7 @@ NO_COVERAGE static uint32_t crc_soft(uint32_t crc, const uint8_t *p, size_t n)
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define HAVE_HW 1
-__attribute__((target("sse4.2"))) NO_COVERAGE static uint32_t crc_hw(uint32_t crc, const uint8_t *p, size_t n)
+__attribute__((target("sse4.2"))) BZ_NO_COVERAGE static uint32_t crc_hw(uint32_t crc, const uint8_t *p, size_t n)
 {
     uint64_t c = crc;
     while (n && ((uintptr_t)p & 7)) {
@@ -74,7 +69,7 @@ __attribute__((target("sse4.2"))) NO_COVERAGE static uint32_t crc_hw(uint32_t cr
 }
 #endif
 
-NO_COVERAGE uint32_t crc32c_extend(uint32_t crc, const void *data, size_t n)
+BZ_NO_COVERAGE uint32_t crc32c_extend(uint32_t crc, const void *data, size_t n)
 {
     if (!ready) {
         init_tables();

@@ -124,9 +124,9 @@ static int corrupt(bz_err *err, int64_t page, int64_t frame, const char *fmt, co
 
 /* ---- the page cache ---- */
 
-static size_t hslot(const bz_pager *p, bz_pgno pgno) { return (pgno * 2654435761u) & (p->hcap - 1); }
+BZ_NO_COVERAGE static size_t hslot(const bz_pager *p, bz_pgno pgno) { return (pgno * 2654435761u) & (p->hcap - 1); }
 
-static bz_page *hash_find(bz_pager *p, bz_pgno pgno)
+BZ_NO_COVERAGE static bz_page *hash_find(bz_pager *p, bz_pgno pgno)
 {
     for (bz_page *pg = p->hash[hslot(p, pgno)]; pg; pg = pg->hash_next)
         if (pg->pgno == pgno)
@@ -155,7 +155,7 @@ static void hash_grow(bz_pager *p)
     p->hcap = ncap;
 }
 
-static void hash_add(bz_pager *p, bz_page *pg)
+BZ_NO_COVERAGE static void hash_add(bz_pager *p, bz_page *pg)
 {
     if (p->ncached >= p->hcap)
         hash_grow(p);
@@ -165,7 +165,7 @@ static void hash_add(bz_pager *p, bz_page *pg)
     p->ncached++;
 }
 
-static void hash_remove(bz_pager *p, bz_page *pg)
+BZ_NO_COVERAGE static void hash_remove(bz_pager *p, bz_page *pg)
 {
     for (bz_page **pp = &p->hash[hslot(p, pg->pgno)]; *pp; pp = &(*pp)->hash_next) {
         if (*pp == pg) {
@@ -176,7 +176,7 @@ static void hash_remove(bz_pager *p, bz_page *pg)
     }
 }
 
-static void lru_add(bz_pager *p, bz_page *pg)
+BZ_NO_COVERAGE static void lru_add(bz_pager *p, bz_page *pg)
 {
     pg->lru_next = p->lru.lru_next;
     pg->lru_prev = &p->lru;
@@ -185,7 +185,7 @@ static void lru_add(bz_pager *p, bz_page *pg)
     p->nlru++;
 }
 
-static void lru_remove(bz_pager *p, bz_page *pg)
+BZ_NO_COVERAGE static void lru_remove(bz_pager *p, bz_page *pg)
 {
     pg->lru_prev->lru_next = pg->lru_next;
     pg->lru_next->lru_prev = pg->lru_prev;

@@ -428,7 +428,7 @@ typedef struct {
 static PyTypeObject StoreType, ScanType;
 static void scan_release(ScanObject *it);
 
-static void store_lock(StoreObject *self)
+BZ_NO_COVERAGE static void store_lock(StoreObject *self)
 {
     if (!PyThread_acquire_lock(self->lock, NOWAIT_LOCK)) {
         Py_BEGIN_ALLOW_THREADS
@@ -437,7 +437,7 @@ static void store_lock(StoreObject *self)
     }
 }
 
-static void store_unlock(StoreObject *self) { PyThread_release_lock(self->lock); }
+BZ_NO_COVERAGE static void store_unlock(StoreObject *self) { PyThread_release_lock(self->lock); }
 
 /* Locks the store; NULL (ClosedError set) if it is closed. */
 static bz_store *enter(StoreObject *self)
