@@ -10,6 +10,8 @@ import shlex
 from dataclasses import dataclass
 
 from triage.models import Testcase
+from triage.frames import is_project_frame
+from triage.parse import Frame, parse_report
 from triage.queries import BucketDetail, detail
 from triage.reproduce import DEFAULT_COMMAND, RUNNER_BUILD
 from triage.store import Store
@@ -26,17 +28,13 @@ class Reproducer:
     note: str = ""
 
 
-def frame_text(frame) -> str:
-    """One frame as `function  file:line`, whatever shape the parser gives."""
-    function = getattr(frame, "function", None) or getattr(frame, "name", None)
-    file = getattr(frame, "file", None) or getattr(frame, "filename", None)
-    line = getattr(frame, "line", None) or getattr(frame, "lineno", None)
-    if function is None and file is None:
-        return str(frame)
-    where = f"{file}:{line}" if file and line else (file or "")
-    native = getattr(frame, "native", None)
-    lang = {True: " [native]", False: " [python]"}.get(native, "")
-    return f"{function or '?'}  {where}{lang}".rstrip()
+def display_frame(frame: Frame) -> str:
+    """One frame as `function  file:line [language]`; a frame known only by
+    its module (an unsymbolized native frame) shows the module."""
+    if frame.function is None and frame.file is None:
+        return f"{frame.module or frame.raw.strip()}  [{frame.language}]"
+    where = f"{frame.file}:{frame.line}" if frame.file and frame.line else (frame.file or "")
+    return f"{frame.function or '?'}  {where} [{frame.language}]"
 
 
 def stack_lines(testcase: Testcase, limit: int | None = STACK_LINES) -> list[str]:
@@ -44,26 +42,14 @@ def stack_lines(testcase: Testcase, limit: int | None = STACK_LINES) -> list[str
 
     Frames that belong to the project (those a signature may use) are marked
     `*`; after `limit` frames the rest is summarized (harness and interpreter)."""
-    try:
-        from triage.frames import is_project_frame
-        from triage.parse import parse_report
-        report = parse_report(testcase.report_text or "")
-    except Exception as exc:
-        return [f"(stack unavailable: {type(exc).__name__}: {exc})"]
+    report = parse_report(testcase.report_text or "")     # never raises
     frames = list(report.frames)
     shown = frames if limit is None else frames[:limit]
-    lines = [f"{'*' if _safe_is_project(is_project_frame, f) else ' '} #{i:<2} {frame_text(f)}"
+    lines = [f"{'*' if is_project_frame(f) else ' '} #{i:<2} {display_frame(f)}"
              for i, f in enumerate(shown)]
     if len(frames) > len(shown):
         lines.append(f"  ... {len(frames) - len(shown)} more frames (full report: the HTML report)")
     return lines or ["(no frames)"]
-
-
-def _safe_is_project(check, frame) -> bool:
-    try:
-        return bool(check(frame))
-    except Exception:
-        return False
 
 
 def signature_text(bucket) -> str:
