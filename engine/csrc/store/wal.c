@@ -49,6 +49,8 @@ struct bz_wal {
     bz_pgno *keys;
     uint32_t *vals;             /* frame + 1; 0 = empty slot */
     size_t icap, icount;
+    uint8_t *wbuf;              /* commit staging buffer, kept between commits */
+    size_t wbuf_frames;         /* its capacity in frames */
 };
 
 uint32_t bz_page_crc(bz_pgno pgno, const uint8_t *page)
@@ -334,6 +336,7 @@ void wal_close(bz_wal *w)
         w->f->m->close(w->f);
     free(w->keys);
     free(w->vals);
+    free(w->wbuf);
     free(w->path);
     free(w);
 }
@@ -398,6 +401,17 @@ static int reset(bz_wal *w, bz_err *err)
     return rc;
 }
 
+#define WBUF_KEEP 16   /* frames of staging buffer kept for the next commit */
+
+static void wbuf_trim(bz_wal *w)
+{
+    if (w->wbuf_frames > WBUF_KEEP) {   /* a big transaction: do not hold on to its buffer */
+        free(w->wbuf);
+        w->wbuf = NULL;
+        w->wbuf_frames = 0;
+    }
+}
+
 int wal_commit(bz_wal *w, const bz_wal_page *pages, size_t n, uint64_t txn_id, uint32_t db_pages,
                bz_err *err)
 {
@@ -411,9 +425,14 @@ int wal_commit(bz_wal *w, const bz_wal_page *pages, size_t n, uint64_t txn_id, u
     if (!w->hdr_valid && (rc = reset(w, err)) != BZ_OK)
         return rc;
     size_t batch = n < SCAN_BATCH ? n : SCAN_BATCH;
-    uint8_t *buf = malloc(batch * FRAME_SIZE);
-    if (!buf)
-        return bz_err_set(err, BZ_NOMEM, "out of memory writing %s", w->path);
+    if (w->wbuf_frames < batch) {
+        uint8_t *nb = realloc(w->wbuf, batch * FRAME_SIZE);
+        if (!nb)
+            return bz_err_set(err, BZ_NOMEM, "out of memory writing %s", w->path);
+        w->wbuf = nb;
+        w->wbuf_frames = batch;
+    }
+    uint8_t *buf = w->wbuf;
     uint32_t crc = w->end_crc;
     uint32_t frame = w->nframes;
     for (size_t i = 0; i < n;) {
@@ -439,7 +458,7 @@ int wal_commit(bz_wal *w, const bz_wal_page *pages, size_t n, uint64_t txn_id, u
     w->syncs++;
     if (rc)
         goto fail;
-    free(buf);
+    wbuf_trim(w);
     for (size_t i = 0; i < n; i++) {
         if (index_put(w, pages[i].pgno, frame + (uint32_t)i) != 0) {
             /* The transaction is durable but cannot be indexed: reload it all. */
@@ -452,7 +471,7 @@ int wal_commit(bz_wal *w, const bz_wal_page *pages, size_t n, uint64_t txn_id, u
     w->last_txn = txn_id;
     return BZ_OK;
 fail:
-    free(buf);
+    wbuf_trim(w);
     {
         /* Cut the frames off so that a later crash cannot resurrect a
          * transaction reported as failed; if this fails too, the chained
