@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import TransactionError
+from fuzz import build as fbuild
 from fuzz import opstream as O
 from fuzz import seeds, targets
 from fuzz import values as V
@@ -248,16 +249,12 @@ def test_crash_target_catches_lost_commits(monkeypatch):
 
 # ---------------------------------------------------------------- the planted build
 
-PLANTED = CORPUS.parent / "build" / "fuzz" / "planted"
-
-
 @pytest.mark.fuzzbuild
-@pytest.mark.skipif(not (PLANTED / "preload.so").exists(),
-                    reason="no planted build (python -m fuzz.build --flavor planted)")
+@pytest.mark.skipif(fbuild.toolchain_missing() is not None,
+                    reason=f"no instrumented build possible: {fbuild.toolchain_missing()}")
 def test_ops_target_finds_the_planted_btree_bug():
     """Under -DBLAZEDB_PLANT_BUGS a delete leaves keys ending in 0x2A: the ops
     target must report it as an OracleMismatch, not pass and not crash."""
-    import os
     import subprocess
     import sys
 
@@ -268,8 +265,7 @@ def test_ops_target_finds_the_planted_btree_bug():
         "data = O.encode([O.Insert(V.ID_TABLE[0x2A], {'a': 1}), O.Delete(0)])\n"
         "try:\n    ops.test_one_input(data)\nexcept OracleMismatch as e:\n"
         "    print('FOUND', e.kind)\nelse:\n    print('MISSED')\n")
-    env = dict(os.environ, LD_PRELOAD=str(PLANTED / "preload.so"), BLAZEDB_NATIVE_DIR=str(PLANTED),
-               ASAN_OPTIONS="detect_leaks=0")
+    env = fbuild.build("planted").env()
     out = subprocess.run([sys.executable, "-c", script], check=False, env=env, capture_output=True, text=True,
                          timeout=120, cwd=CORPUS.parent)
     assert "FOUND final-state" in out.stdout, out.stdout + out.stderr[-2000:]

@@ -46,7 +46,7 @@ static inline void wr32(uint8_t *p, uint32_t v)
 #define RIGHT(d)    rd32((d) + 8)
 #define SLOT(d, i)  rd16((d) + HDR + 2 * (i))
 
-static int keycmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+int bt_keycmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
     size_t n = alen < blen ? alen : blen;
     int c = n ? memcmp(a, b, n) : 0;
@@ -228,7 +228,7 @@ static int search(const uint8_t *d, uint32_t n, bz_pgno pg, const uint8_t *k, si
         int rc = key_at(d, mid, pg, &ck, &cklen, err);
         if (rc)
             return rc;
-        int cmp = keycmp(ck, cklen, k, klen);
+        int cmp = bt_keycmp(ck, cklen, k, klen);
         if (cmp < 0 || (strict && cmp == 0)) {
             lo = mid + 1;
         } else {
@@ -1261,11 +1261,11 @@ static int check_node(check_ctx *x, bz_pgno pg, int lv, const uint8_t *lo, uint3
             break;
         }
         cell_bytes += c.size;
-        if (prev && keycmp(prev, prevlen, c.key, c.klen) >= 0)
+        if (prev && bt_keycmp(prev, prevlen, c.key, c.klen) >= 0)
             rc = corrupt(err, pg, "keys out of order within the node");
-        else if (has_lo && keycmp(c.key, c.klen, lo, lolen) < 0)
+        else if (has_lo && bt_keycmp(c.key, c.klen, lo, lolen) < 0)
             rc = corrupt(err, pg, "key below the separator of its parent");
-        else if (has_hi && keycmp(c.key, c.klen, hi, hilen) >= 0)
+        else if (has_hi && bt_keycmp(c.key, c.klen, hi, hilen) >= 0)
             rc = corrupt(err, pg, "key not below the separator of its parent");
         if (rc)
             break;

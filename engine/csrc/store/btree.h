@@ -32,6 +32,9 @@ int  bz_buf_set(bz_buf *b, const void *data, size_t n, bz_err *err);
 void bz_buf_free(bz_buf *b);
 
 /* Allocates an empty tree (one empty leaf) and returns its root. */
+/* The key order of every tree: memcmp, and on a common prefix the shorter key first. */
+int bt_keycmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
+
 int bt_create(bz_pager *p, bz_pgno *root, bz_err *err);
 /* Frees every page of the tree, root included. */
 int bt_drop(bz_pager *p, bz_pgno root, bz_err *err);

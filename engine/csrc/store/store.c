@@ -56,15 +56,6 @@ static void put64(uint8_t *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (
 static uint32_t get32(const uint8_t *p) { uint32_t v = 0; for (int i = 3; i >= 0; i--) v = v << 8 | p[i]; return v; }
 static uint64_t get64(const uint8_t *p) { uint64_t v = 0; for (int i = 7; i >= 0; i--) v = v << 8 | p[i]; return v; }
 
-static int keycmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
-{
-    size_t n = alen < blen ? alen : blen;
-    int c = n ? memcmp(a, b, n) : 0;
-    if (c)
-        return c;
-    return alen < blen ? -1 : alen > blen;
-}
-
 /* ---- the name cache ------------------------------------------------------ */
 static uint32_t hash_name(const char *s, size_t n)
 {
@@ -663,7 +654,7 @@ int bz_cursor_next(bz_cursor *c, bz_buf *key, bz_buf *val, int *done, bz_err *er
     if (rc == BZ_OK && !c->done && c->last_valid) {
         /* Keys must move strictly onwards; anything else is a damaged tree
          * (and would make a scan of a page graph with shared nodes endless). */
-        int cmp = keycmp(key->data, key->len, c->last.data, c->last.len);
+        int cmp = bt_keycmp(key->data, key->len, c->last.data, c->last.len);
         if (c->reverse ? cmp >= 0 : cmp <= 0) {
             int fresh = err->rc == BZ_OK;
             rc = bz_err_set(err, BZ_CORRUPT, "tree '%.*s' returns keys out of order", (int)c->tree_len, c->tree);
@@ -673,11 +664,11 @@ int bz_cursor_next(bz_cursor *c, bz_buf *key, bz_buf *val, int *done, bz_err *er
     }
     if (rc == BZ_OK && !c->done) {
         if (!c->reverse && c->has_stop) {
-            int cmp = keycmp(key->data, key->len, c->stop, c->stop_len);
+            int cmp = bt_keycmp(key->data, key->len, c->stop, c->stop_len);
             if (cmp > 0 || (cmp == 0 && !c->include_stop))
                 c->done = 1;
         } else if (c->reverse && c->has_start) {
-            int cmp = keycmp(key->data, key->len, c->start, c->start_len);
+            int cmp = bt_keycmp(key->data, key->len, c->start, c->start_len);
             if (cmp < 0 || (cmp == 0 && !c->include_start))
                 c->done = 1;
         }
