@@ -37,7 +37,17 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     .venv/bin/python -m pip install -q -e '.[dev]'
     echo "$want" > "$stamp"
 fi
-# Always rebuild the C core in place (setuptools does not track headers: --force).
-echo "setup: building the C core (normal build)"
-.venv/bin/python setup.py -q build_ext --inplace --force >/dev/null
+# Rebuild the C core when its sources changed (setuptools does not track
+# headers, hence our own stamp and --force). The old modules are unlinked first:
+# a process that has them loaded keeps its mapping instead of seeing the file
+# rewritten under it.
+core_stamp=engine/.core-built
+core_want=$(find engine/csrc/store engine/csrc/codec setup.py -type f -print0 | sort -z | xargs -0 sha1sum | sha1sum | cut -c1-40)
+if [ ! -f "$core_stamp" ] || [ "$(cat "$core_stamp")" != "$core_want" ] \
+   || ! ls engine/_store.*.so engine/_codec.*.so >/dev/null 2>&1; then
+    echo "setup: building the C core (normal build)"
+    rm -f engine/_store.*.so engine/_codec.*.so
+    .venv/bin/python setup.py -q build_ext --inplace --force >/dev/null
+    echo "$core_want" > "$core_stamp"
+fi
 echo "setup: ready (.venv/bin/python, .venv/bin/blazefuzz)"

@@ -7,7 +7,7 @@ OUT=${OUT:-build/oss-fuzz-out}
 mkdir -p "$OUT"
 bash scripts/setup.sh
 .venv/bin/python -m fuzz.build --flavor asan
-for target in $(.venv/bin/python -m fuzz.run --list); do
+for target in $(.venv/bin/python -c "from fuzz import targets; print(*targets.names())"); do
     if [ -d "corpus/$target" ]; then
         mapfile -t seeds < <(find "corpus/$target" -maxdepth 1 -type f ! -name '.*')
         [ ${#seeds[@]} -gt 0 ] && .venv/bin/python -m zipfile -c "$OUT/${target}_seed_corpus.zip" "${seeds[@]}"
