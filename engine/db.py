@@ -17,6 +17,7 @@ therefore belongs to the thread that began it.
 from __future__ import annotations
 
 import itertools
+import operator
 import threading
 import time
 import uuid
@@ -47,6 +48,7 @@ from engine.indexes import (
     unique_violation,
 )
 from engine.query import Pred, Query, pred_from_spec
+from engine.types import MISSING
 
 RECORDS = planner.RECORDS
 MEMORY_FILE = "memory.blazedb"
@@ -188,11 +190,19 @@ class BlazeDB:
 
     # ------------------------------------------------------------ transactions
 
-    def _write(self, fn):
-        """Run fn() in the caller's transaction, or in one of its own."""
+    def _write(self, fn, single: bool = False):
+        """Run fn() in the caller's transaction, or in one of its own.
+
+        single=True: without secondary indexes fn() makes at most one store
+        mutation, and makes it last. Outside a transaction the store then runs
+        that mutation as its own transaction (autocommit: all or nothing, the
+        same commit), so no begin()/commit() round trip is needed. Read-only
+        handles keep the begin() path: it raises ReadOnlyError before fn()
+        could raise anything else."""
         with self._lock:
-            self._check_open()
             store = self._store
+            if store.closed:
+                raise ClosedError("the database is closed")
             if self._txn_held:
                 if not store.in_transaction:
                     raise TransactionError(
@@ -204,6 +214,8 @@ class BlazeDB:
                     if not store.in_transaction:     # the store undid the whole transaction
                         self._resync_catalog(self._txn_gen)
                     raise
+            if single and not self._indexes and not self.readonly:
+                return fn()
             gen = self._catalog_gen
             store.begin()
             try:
@@ -304,7 +316,8 @@ class BlazeDB:
     def _check_uniques(self, entries, kb: bytes, old_prefixes=None):
         store = self._store
         for idx, vals, prefix in entries:
-            if idx.constrains(vals) and (old_prefixes is None or old_prefixes.get(idx.name) != prefix):
+            if (idx.unique and idx.constrains(vals)
+                    and (old_prefixes is None or old_prefixes.get(idx.name) != prefix)):
                 other = unique_violation(store, idx, prefix, kb)
                 if other is not None:
                     raise_unique(idx, vals, other)
@@ -324,12 +337,13 @@ class BlazeDB:
             store = self._store
             if store.get(RECORDS, kb) is not None:
                 raise DuplicateRecordError(f"a record with id {_UUID(bytes=kb)} already exists")
-            entries = []
             if self._indexes:
                 entries = self._index_entries(record)
                 self._check_uniques(entries, kb)
-            self._put_new(kb, data, entries)
-        self._write(op)
+                self._put_new(kb, data, entries)
+            else:
+                store.put(RECORDS, kb, data)
+        self._write(op, single=True)
         return record["id"]
 
     def insert_many(self, records) -> list[uuid.UUID]:
@@ -396,17 +410,17 @@ class BlazeDB:
             scan = self._store.scan(RECORDS)
         while True:
             with self._lock:
-                chunk = [value for _, value in itertools.islice(scan, batch)]
-            for value in chunk:
-                yield _decode(value)
+                chunk = list(map(_value_of, itertools.islice(scan, batch)))
+            yield from map(_decode, chunk)      # lazily, one record per next()
             if len(chunk) < batch:
                 return
 
     def __iter__(self):
         return self.fetch_all()
 
-    def _replace_record(self, kb: bytes, old: dict, new: dict) -> None:
-        """Write `new` over `old` (same id) with index maintenance; inside _write."""
+    def _replace_record(self, kb: bytes, old: dict, new: dict) -> bytes:
+        """Write `new` over `old` (same id) with index maintenance; inside _write.
+        Returns the encoded record (what was stored)."""
         data = _encode(new)
         store = self._store
         if self._indexes:
@@ -421,6 +435,7 @@ class BlazeDB:
                     store.put(idx.tree, prefix + kb, b"")
         else:
             store.put(RECORDS, kb, data)
+        return data
 
     def _load_for_write(self, kb: bytes) -> dict:
         data = self._store.get(RECORDS, kb)
@@ -436,7 +451,7 @@ class BlazeDB:
 
     def update(self, record_id, fields: dict) -> dict:
         """Merge `fields` into the record (top-level keys replace); returns the new record."""
-        kb = _id_bytes(record_id)
+        kb = record_id.bytes if type(record_id) is _UUID else _id_bytes(record_id)
         if not isinstance(fields, dict):
             raise InvalidRecordError(f"update: fields is a dict, got {type(fields).__name__}")
         self._check_id_field(fields, kb, "update")
@@ -444,13 +459,12 @@ class BlazeDB:
         def op():
             old = self._load_for_write(kb)
             new = {**old, **fields}
-            self._replace_record(kb, old, new)
-            return _decode(_encode(new))
-        return self._write(op)
+            return _decode(self._replace_record(kb, old, new))
+        return self._write(op, single=True)
 
     def replace(self, record_id, record: dict) -> dict:
         """Replace the whole record (its id stays); returns the new record."""
-        kb = _id_bytes(record_id)
+        kb = record_id.bytes if type(record_id) is _UUID else _id_bytes(record_id)
         if not isinstance(record, dict):
             raise InvalidRecordError(f"replace: a record is a dict, got {type(record).__name__}")
         self._check_id_field(record, kb, "replace")
@@ -458,14 +472,13 @@ class BlazeDB:
 
         def op():
             old = self._load_for_write(kb)
-            self._replace_record(kb, old, new)
-            return _decode(_encode(new))
-        return self._write(op)
+            return _decode(self._replace_record(kb, old, new))
+        return self._write(op, single=True)
 
     def upsert(self, record_id, fields: dict) -> bool:
         """Merge into the record if it exists, else insert fields with this id.
         Returns True if it inserted."""
-        kb = _id_bytes(record_id)
+        kb = record_id.bytes if type(record_id) is _UUID else _id_bytes(record_id)
         if not isinstance(fields, dict):
             raise InvalidRecordError(f"upsert: fields is a dict, got {type(fields).__name__}")
         self._check_id_field(fields, kb, "upsert")
@@ -484,7 +497,7 @@ class BlazeDB:
             old = _decode(data)
             self._replace_record(kb, old, {**old, **fields})
             return False
-        return self._write(op)
+        return self._write(op, single=True)
 
     def _delete_one(self, kb: bytes) -> bool:
         data = self._store.get(RECORDS, kb)
@@ -499,8 +512,8 @@ class BlazeDB:
 
     def delete(self, record_id) -> bool:
         """Delete the record; False if there was none (idempotent)."""
-        kb = _id_bytes(record_id)
-        return self._write(lambda: self._delete_one(kb))
+        kb = record_id.bytes if type(record_id) is _UUID else _id_bytes(record_id)
+        return self._write(lambda: self._delete_one(kb), single=True)
 
     def delete_all(self, where=None) -> int:
         """Delete every record (or those matching `where`); returns how many."""
@@ -649,38 +662,29 @@ class BlazeDB:
                 report.update(records=0, indexes={})
                 return report
             expected = {name: set() for name in self._indexes}
+            # (index, its expected entry set), in index order.
+            checks = [(idx, expected[idx.name]) for idx in self._indexes.values()]
             uniques: dict = {}
             n = 0
-            for key, value in store.scan(RECORDS):
-                record = _decode(value)
-                rid = record.get("id")
-                if not isinstance(rid, _UUID) or rid.bytes != key:
-                    raise CorruptDatabaseError(
-                        f"records tree: key {key.hex()} holds a record whose id is {rid!r}")
-                for idx, vals, prefix in self._index_entries(record):
-                    expected[idx.name].add(prefix + key)
-                    if idx.constrains(vals):
-                        other = uniques.setdefault((idx.name, prefix), key)
-                        if other != key:
-                            raise CorruptDatabaseError(
-                                f"unique index {idx.name!r}: records {_UUID(bytes=other)} and "
-                                f"{_UUID(bytes=key)} hold the same values")
-                n += 1
+            scan = store.scan(RECORDS)
+            while True:
+                chunk = list(itertools.islice(scan, _CHECK_BATCH))
+                if not chunk:
+                    break
+                if not _check_chunk_fast(chunk, checks, uniques):
+                    _check_chunk(chunk, checks, uniques)     # raises the exact first problem
+                n += len(chunk)
             report["records"] = n
             report["indexes"] = {}
             for name, idx in sorted(self._indexes.items()):
                 if idx.tree not in trees:
                     raise CorruptDatabaseError(f"index {name!r}: its tree {idx.tree!r} is missing")
                 want = expected[name]
-                seen = 0
-                for key, value in store.scan(idx.tree):
-                    if key not in want:
-                        raise CorruptDatabaseError(
-                            f"index {name!r}: stray entry {key.hex()} (record "
-                            f"{_describe_id(key)} has no such values)")
-                    if value != b"":
-                        raise CorruptDatabaseError(f"index {name!r}: entry {key.hex()} has a value")
-                    seen += 1
+                entries = list(store.scan(idx.tree))
+                if not (set(map(_key_of, entries)) <= want
+                        and set(map(_value_of, entries)) <= _EMPTY_VALUE):
+                    _check_index_entries(name, entries, want)   # raises naming the first
+                seen = len(entries)      # scan keys are distinct
                 if seen != len(want):
                     missing = next(k for k in sorted(want) if store.get(idx.tree, k) is None)
                     raise CorruptDatabaseError(
@@ -692,6 +696,86 @@ class BlazeDB:
             if stray:
                 report["stray_trees"] = stray
             return report
+
+
+# ---------------------------------------------------------------- check() helpers
+#
+# check() runs after every fuzz input, so a healthy database is verified with
+# C-level bulk operations (map, zip, set algebra: no Python step per record);
+# only when that finds something wrong does the record-by-record loop run,
+# which raises the same error, for the same first record, as it always has.
+
+_CHECK_BATCH = 512
+_key_of = operator.itemgetter(0)
+_value_of = operator.itemgetter(1)
+_get_id = operator.methodcaller("get", "id")
+_bytes_of = operator.attrgetter("bytes")
+_EMPTY_VALUE = frozenset((b"",))
+
+
+def _check_chunk_fast(chunk, checks, uniques) -> bool:
+    """Verify a batch of (key, value) record items; update each index's expected
+    entries and `uniques`. False (nothing updated) when anything looks wrong."""
+    try:
+        keys = list(map(_key_of, chunk))
+        records = list(map(_decode, map(_value_of, chunk)))
+        rids = list(map(_get_id, records))
+        if not all(map(isinstance, rids, itertools.repeat(_UUID))):
+            return False
+        if list(map(_bytes_of, rids)) != keys:
+            return False
+        updates = []
+        for idx, want in checks:
+            vals = list(zip(*[map(g, records) for g in idx.getters]))
+            prefixes = list(map(_codec.index_key, vals))
+            entries = list(map(operator.add, prefixes, keys))
+            taken = ()
+            if idx.unique:     # IndexDef.constrains: every indexed field present
+                held = list(map(operator.not_, map(operator.contains, vals,
+                                                   itertools.repeat(MISSING))))
+                names = list(zip(itertools.repeat(idx.name), itertools.compress(prefixes, held)))
+                if len(set(names)) != len(names) or not uniques.keys().isdisjoint(names):
+                    return False
+                taken = zip(names, itertools.compress(keys, held))
+            updates.append((want, entries, taken))
+    except Exception:  # noqa: BLE001 - the record-by-record pass raises it, for the right record
+        return False
+    for want, entries, taken in updates:
+        want.update(entries)
+        uniques.update(taken)
+    return True
+
+
+def _check_chunk(chunk, checks, uniques) -> None:
+    """Record by record: raises CorruptDatabaseError (or the decode error) for
+    the first bad record, in key order."""
+    for key, value in chunk:
+        record = _decode(value)
+        rid = record.get("id")
+        if not isinstance(rid, _UUID) or rid.bytes != key:
+            raise CorruptDatabaseError(
+                f"records tree: key {key.hex()} holds a record whose id is {rid!r}")
+        for idx, want in checks:
+            vals = idx.values(record)
+            prefix = _codec.index_key(vals)
+            want.add(prefix + key)
+            if idx.constrains(vals):
+                other = uniques.setdefault((idx.name, prefix), key)
+                if other != key:
+                    raise CorruptDatabaseError(
+                        f"unique index {idx.name!r}: records {_UUID(bytes=other)} and "
+                        f"{_UUID(bytes=key)} hold the same values")
+
+
+def _check_index_entries(name, entries, want) -> None:
+    """Raise for the first index entry (in key order) that is stray or has a value."""
+    for key, value in entries:
+        if key not in want:
+            raise CorruptDatabaseError(
+                f"index {name!r}: stray entry {key.hex()} (record "
+                f"{_describe_id(key)} has no such values)")
+        if value != b"":
+            raise CorruptDatabaseError(f"index {name!r}: entry {key.hex()} has a value")
 
 
 def _describe_id(key: bytes) -> str:

@@ -171,6 +171,8 @@ def choose_plan(indexes: dict, q: Query) -> Plan:
             ids = sorted({v.bytes for v in values if isinstance(v, UUID)})
             return Plan("id_lookup", ids=ids,
                         reason=f"F('id') {t.op} names {len(ids)} record id(s): direct lookups")
+    if not indexes:      # the common case in short fuzz streams: nothing to choose
+        return _NO_INDEX_PLAN
     terms_by_path: dict = {}
     for t in terms:
         if t.path is not None:
@@ -222,6 +224,10 @@ def choose_plan(indexes: dict, q: Query) -> Plan:
         return ("no index has a leading field with an ==, in_ or range term among the AND-ed "
                 f"terms on {sorted(terms_by_path)} (or/not terms are never index-served)")
     return Plan("full_scan", reason=why)
+
+
+# Plans are read-only once made, so the one no-index full scan is shared.
+_NO_INDEX_PLAN = Plan("full_scan", reason="no secondary indexes exist")
 
 
 # ---------------------------------------------------------------- running
@@ -291,8 +297,12 @@ def candidates(store, plan: Plan):
 def sort_records(records: list, order: tuple) -> None:
     """Sort in place by the order_by keys, ties by id (records arrive in id order)."""
     for path, direction in reversed(order):
-        get = make_getter(path)
-        records.sort(key=lambda r: sort_key(get(r)), reverse=direction == "desc")
+        # Keys computed once with map (no Python frame per record besides
+        # sort_key), then a stable sort of positions: the same order as
+        # records.sort(key=..., reverse=...) gives, reverse keeping ties in place.
+        keys = list(map(sort_key, map(make_getter(path), records)))
+        positions = sorted(range(len(records)), key=keys.__getitem__, reverse=direction == "desc")
+        records[:] = list(map(records.__getitem__, positions))
 
 
 def matching(store, plan: Plan, q: Query) -> list:
@@ -355,8 +365,8 @@ def run(store, indexes: dict, q: Query, eq_cache: dict | None = None) -> list:
     """Rows of q. eq_cache (path -> index or None) memoizes _single_eq_index;
     the caller clears it whenever the index set changes."""
     w = q.where_
-    if (w is not None and w.op == "eq" and not q.order and q.aggs is None and not q.group
-            and w.path != "id" and indexes):
+    if (indexes and w is not None and w.op == "eq" and not q.order and q.aggs is None
+            and not q.group and w.path != "id"):
         if eq_cache is None:
             idx = _single_eq_index(indexes, w.path)
         else:

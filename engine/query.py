@@ -17,6 +17,8 @@ closure per record.
 """
 from __future__ import annotations
 
+import uuid as _uuid
+
 from engine.errors import QueryError
 from engine.semantics import _PATHS as _VALID_PATHS  # validated paths (a cache)
 from engine.semantics import (
@@ -29,7 +31,7 @@ from engine.semantics import (
     parse_path,
     sort_key,
 )
-from engine.types import MISSING
+from engine.types import MISSING, Vector
 
 COMPARISONS = ("eq", "ne", "lt", "le", "gt", "ge")
 FIELD_OPS = COMPARISONS + ("in", "not_in", "between", "contains", "exists", "missing")
@@ -98,29 +100,40 @@ def _check_path(path) -> str:
     return path
 
 
+# Operand types that are storable as they are and that normalize_value leaves
+# alone: no check_value walk, no error text built (the common operands).
+_PLAIN_OPERANDS = frozenset((str, float, bool, type(None), bytes, _uuid.UUID, Vector))
+
+
+def _operand(v, path, what: str):
+    t = type(v)
+    if t in _PLAIN_OPERANDS or (t is int and INT64_MIN <= v <= INT64_MAX):
+        return v
+    check_value(v, f"F({path!r}){what}")
+    return normalize_value(v)
+
+
 def _field_pred(op: str, path, *args) -> Pred:
-    _check_path(path)
+    if type(path) is not str or path not in _VALID_PATHS:
+        _check_path(path)
     if op in COMPARISONS or op == "contains":
-        check_value(args[0], f"F({path!r}) {op}")
-        return Pred(op, path, (normalize_value(args[0]),))
+        return Pred(op, path, (_operand(args[0], path, f" {op}"),))
     if op in ("in", "not_in"):
         values = args[0]
         if not isinstance(values, (list, tuple, set, frozenset)):
             raise QueryError(f"F({path!r}).{op}: expects a list of values, "
                              f"got {type(values).__name__}")
-        values = list(values)
-        for v in values:
-            check_value(v, f"F({path!r}).{op}")
-        return Pred(op, path, ([normalize_value(v) for v in values],))
+        what = f".{op}"
+        return Pred(op, path, ([_operand(v, path, what) for v in values],))
     if op == "between":
-        lo, hi = args
-        check_value(lo, f"F({path!r}).between lo")
-        check_value(hi, f"F({path!r}).between hi")
-        if sort_key(lo)[0] != sort_key(hi)[0]:
+        lo = _operand(args[0], path, ".between lo")
+        hi = _operand(args[1], path, ".between hi")
+        lo_cls, hi_cls = sort_key(lo)[0], sort_key(hi)[0]
+        if lo_cls != hi_cls:
             raise QueryError(
-                f"F({path!r}).between: lo ({CLASS_NAMES[sort_key(lo)[0]]}) and hi "
-                f"({CLASS_NAMES[sort_key(hi)[0]]}) must be of one type class")
-        return Pred(op, path, (normalize_value(lo), normalize_value(hi)))
+                f"F({path!r}).between: lo ({CLASS_NAMES[lo_cls]}) and hi "
+                f"({CLASS_NAMES[hi_cls]}) must be of one type class")
+        return Pred(op, path, (lo, hi))
     if op in ("exists", "missing"):
         return Pred(op, path)
     raise QueryError(f"unknown operator {op!r}")
@@ -230,18 +243,26 @@ def compile_pred(p: Pred, getter=make_getter):
     """One closure record -> bool implementing semantics.md §3. `getter` maps
     a path to a value-getter (flat_getter for aggregation rows)."""
     op = p.op
-    if op == "and":
-        fns = tuple(compile_pred(c, getter) for c in p.args)
+    if op in BOOL_OPS:
+        # Record predicates reuse each child's cached closure (a predicate is
+        # immutable; the TLP oracle and the scan twin wrap one p many times).
+        if getter is make_getter:
+            fns = tuple(c.compiled() for c in p.args)
+        else:
+            fns = tuple(compile_pred(c, getter) for c in p.args)
+        if op == "not":
+            f = fns[0]
+            return lambda r: not f(r)
+        if len(fns) == 1:
+            return fns[0]
         if len(fns) == 2:
             a, b = fns
-            return lambda r: a(r) and b(r)
-        return lambda r: all(f(r) for f in fns)
-    if op == "or":
-        fns = tuple(compile_pred(c, getter) for c in p.args)
+            if op == "and":
+                return lambda r: a(r) and b(r)
+            return lambda r: a(r) or b(r)
+        if op == "and":
+            return lambda r: all(f(r) for f in fns)
         return lambda r: any(f(r) for f in fns)
-    if op == "not":
-        f = compile_pred(p.args[0], getter)
-        return lambda r: not f(r)
     get = getter(p.path)
     if op == "exists":
         return lambda r: get(r) is not MISSING
@@ -258,10 +279,16 @@ def compile_pred(p: Pred, getter=make_getter):
             return lambda r: sort_key(get(r)) in keys
         return lambda r: sort_key(get(r)) not in keys
     if op == "between":
+        fast = _between_test(get, *p.args)
+        if fast is not None:
+            return fast
         lo, hi = sort_key(p.args[0]), sort_key(p.args[1])
         cls = lo[0]
         return lambda r: ((k := sort_key(get(r)))[0] == cls and lo <= k <= hi)
     if op in ("lt", "le", "gt", "ge"):
+        fast = _order_test(get, op, p.args[0])
+        if fast is not None:
+            return fast
         key = sort_key(p.args[0])
         cls = key[0]
         if op == "lt":
@@ -286,6 +313,44 @@ def compile_pred(p: Pred, getter=make_getter):
             return False
         return contains
     raise QueryError(f"unknown operator {op!r}")
+
+
+# Range tests without a sort_key per record, for the common operands: a str,
+# or a number other than NaN. Same results as the sort_key form (semantics.md
+# §2-3): the class must match (type(x) is exact, so bool is never a number);
+# Python compares int and float exactly and -0.0 == 0.0; a NaN x is below
+# every other number (x != x), so it satisfies < and <= and never > or >=.
+
+def _order_test(get, op, v):
+    t = type(v)
+    if t is str:
+        if op == "lt":
+            return lambda r: type(x := get(r)) is str and x < v
+        if op == "le":
+            return lambda r: type(x := get(r)) is str and x <= v
+        if op == "gt":
+            return lambda r: type(x := get(r)) is str and x > v
+        return lambda r: type(x := get(r)) is str and x >= v
+    if (t is int or t is float) and v == v:
+        if op == "lt":
+            return lambda r: ((tx := type(x := get(r))) is int or tx is float) and (x < v or x != x)
+        if op == "le":
+            return lambda r: ((tx := type(x := get(r))) is int or tx is float) and (x <= v or x != x)
+        if op == "gt":
+            return lambda r: ((tx := type(x := get(r))) is int or tx is float) and x > v
+        return lambda r: ((tx := type(x := get(r))) is int or tx is float) and x >= v
+    return None
+
+
+def _between_test(get, lo, hi):
+    t = type(lo)
+    if t is str and type(hi) is str:
+        return lambda r: type(x := get(r)) is str and lo <= x <= hi
+    if (t is int or t is float) and lo == lo and ((th := type(hi)) is int or th is float) \
+            and hi == hi:
+        # a NaN x is below lo: never between
+        return lambda r: ((tx := type(x := get(r))) is int or tx is float) and lo <= x <= hi
+    return None
 
 
 def _eq_test(get, v):

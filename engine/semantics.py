@@ -93,6 +93,11 @@ def values_equal(a, b) -> bool:
     return sort_key(a) == sort_key(b)
 
 
+# Exact types that are storable whatever their value, and that normalize_value
+# returns unchanged: both walks step over them without a call.
+_PLAIN = frozenset((str, float, bool, type(None), bytes, _uuid.UUID, Vector))
+
+
 def check_value(v, what: str, _depth: int = 0):
     """Raise QueryError unless `v` is a storable value (an operand of a predicate).
 
@@ -121,13 +126,15 @@ def check_value(v, what: str, _depth: int = 0):
         return
     if t is list or t is tuple:
         for x in v:
-            check_value(x, what, _depth + 1)
+            if type(x) not in _PLAIN or _depth >= 64:   # deeper: the depth check decides
+                check_value(x, what, _depth + 1)
         return
     if t is dict:
         for k, x in v.items():
             if type(k) is not str:
                 raise QueryError(f"{what}: dictionary key {k!r} is not a string")
-            check_value(x, what, _depth + 1)
+            if type(x) not in _PLAIN or _depth >= 64:
+                check_value(x, what, _depth + 1)
         return
     raise QueryError(f"{what}: {type(v).__name__} is not a BlazeDB value type "
                      "(str, int, float, bool, None, bytes, datetime, UUID, Vector, list, dict)")
@@ -137,9 +144,9 @@ def normalize_value(v):
     """The value as the codec would give it back (tuple -> list, bytearray -> bytes)."""
     t = type(v)
     if t is tuple or t is list:
-        return [normalize_value(x) for x in v]
+        return [x if type(x) in _PLAIN else normalize_value(x) for x in v]
     if t is dict:
-        return {k: normalize_value(x) for k, x in v.items()}
+        return {k: x if type(x) in _PLAIN else normalize_value(x) for k, x in v.items()}
     if t is bytearray or t is memoryview:
         return bytes(v)
     return v
@@ -186,8 +193,22 @@ def _position(segment: str):
     return None
 
 
+_GETTERS: dict = {}        # path -> getter; getters are pure functions of the path
+
+
 def make_getter(path: str):
-    """A fast function record -> value-at-path (MISSING when absent)."""
+    """A fast function record -> value-at-path (MISSING when absent).
+    Memoized per path (bounded like _PATHS): queries and indexes ask for the
+    same few paths over and over."""
+    get = _GETTERS.get(path) if type(path) is str else None
+    if get is None:
+        get = _build_getter(path)
+        if len(_GETTERS) < _PATHS_MAX:
+            _GETTERS[path] = get
+    return get
+
+
+def _build_getter(path: str):
     segments = parse_path(path)
     if len(segments) == 1:
         name = segments[0]

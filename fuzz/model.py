@@ -35,6 +35,10 @@ MAX_FIELD_NAME = 255   # bytes of UTF-8 (engine._codec.MAX_FIELD_NAME)
 MAX_INDEX_NAME = 100   # characters (engine/indexes.py)
 
 
+_CAN_FAIL = frozenset({int, list, dict})   # the only value types that can be invalid
+_SHORT_NAME = MAX_FIELD_NAME // 4          # UTF-8 takes at most 4 bytes a character
+
+
 def record_error(record: dict):
     """The error class engine._codec.encode must raise for `record`, or None.
 
@@ -47,16 +51,21 @@ def record_error(record: dict):
             return None if INT64_MIN <= v <= INT64_MAX else InvalidRecordError
         if t is list:
             for x in v:
-                err = walk(x)
-                if err:
-                    return err
+                if type(x) in _CAN_FAIL:
+                    err = walk(x)
+                    if err:
+                        return err
         elif t is dict:
-            if any(len(k.encode("utf-8")) > MAX_FIELD_NAME for k in v):
-                return RecordTooLargeError
+            for k in v:
+                # a name of at most _SHORT_NAME characters fits in MAX_FIELD_NAME bytes
+                if len(k) > _SHORT_NAME and len(k.encode("utf-8")) > MAX_FIELD_NAME:
+                    return RecordTooLargeError
             for k in sorted(v):
-                err = walk(v[k])
-                if err:
-                    return err
+                x = v[k]
+                if type(x) in _CAN_FAIL:
+                    err = walk(x)
+                    if err:
+                        return err
         return None
     return walk(record)
 
@@ -88,7 +97,7 @@ class Model:
 
     def state(self) -> list:
         """All records in id order (what fetch_all() must return)."""
-        return [self.records[k] for k in sorted(self.records, key=lambda u: u.bytes)]
+        return [self.records[k] for k in sorted(self.records, key=Q.ID_ORDER)]
 
     def index_names(self) -> list:
         return sorted(self.indexes)
@@ -133,9 +142,10 @@ class Model:
 
     # ------------------------------------------------------------ ops
     def apply(self, op, ids: O.IdSpace):
-        kind = type(op)
-        handler = getattr(self, "_op_" + kind.__name__)
-        return handler(op, ids)
+        handler = _HANDLERS.get(type(op))
+        if handler is None:
+            raise AttributeError(f"the model has no handler for {type(op).__name__}")
+        return handler(self, op, ids)
 
     def _op_Insert(self, op, ids):
         rec = self._stored(op.id, op.record)
@@ -287,5 +297,8 @@ class Model:
         n = len(self.records)
         return {"records": n, "indexes": {name: n for name in self.indexes}}
 
+
+# op class -> Model._op_<ClassName> (a dict: apply() runs once per op of every input)
+_HANDLERS = {kind: getattr(Model, "_op_" + kind.__name__) for kind in O.OP_KINDS}
 
 __all__ = ["Model", "record_error"]

@@ -8,8 +8,10 @@ documented error class (QueryError for a malformed query).
 """
 from __future__ import annotations
 
+import functools
 import math
 from fractions import Fraction
+from operator import attrgetter
 
 from engine.errors import QueryError
 from fuzz import opstream as O
@@ -20,11 +22,28 @@ INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
 
 # ---------------------------------------------------------------- validation
 
-def _segs(path: tuple) -> list:
-    segs = split_path(O.dotted(path))
+def _segs(path: tuple) -> tuple:
+    segs = _split(path)
     if segs is None:
         raise QueryError(f"malformed path {O.dotted(path)!r}")
     return segs
+
+
+@functools.lru_cache(maxsize=4096)
+def _split(path: tuple):
+    """Memoized: the same few paths are split for every record of every query."""
+    segs = split_path(O.dotted(path))
+    return None if segs is None else tuple(segs)
+
+
+# Records sort by id bytes; a UUID's .bytes is .int big-endian, so .int
+# gives the same order without building a bytes object per comparison key.
+ID_ORDER = attrgetter("int")
+
+
+def _by_id(item) -> int:
+    """Sort key of a records.items() pair: its id."""
+    return item[0].int
 
 
 def _check_operand(v) -> None:
@@ -108,7 +127,7 @@ def select(records: dict, where) -> list:
     """Records matching `where`, in id order (the order without order_by)."""
     if where is not None:
         validate_pred(where)
-    rows = [r for _, r in sorted(records.items(), key=lambda kv: kv[0].bytes)]
+    rows = [r for _, r in sorted(records.items(), key=_by_id)]
     return rows if where is None else [r for r in rows if matches(where, r)]
 
 

@@ -312,99 +312,166 @@ class IdSpace:
 
 
 # ---------------------------------------------------------------- decoding
+# The readers are values.py's fast form: `_x(d, p) -> (value, new pos)` over
+# the Reader's zero-padded bytes (see values.Reader for why and how).
 
 def decode(data: bytes) -> list:
     """Any bytes -> the op list they mean (total, deterministic)."""
-    r = Reader(bytes(data))
+    r = Reader(data)
+    return r.run(_ops, r.end)
+
+
+def _ops(d: bytes, p: int, end: int):
     ops = []
-    while not r.done() and len(ops) < MAX_OPS:
-        ops.append(_read_op(r))
-    return ops
-
-
-def _read_op(r: Reader):
-    kind = OP_TABLE[r.u8()]
-    if kind is Insert:
-        return Insert(V.read_uuid(r), read_record(r))
-    if kind is InsertMany:
-        n = r.u8() % MAX_MANY + 1
-        return InsertMany(tuple((V.read_uuid(r), read_record(r)) for _ in range(n)))
-    if kind is Fetch:
-        return Fetch(_read_ref(r))
-    if kind is Update:
-        return Update(_read_ref(r), read_record(r))
-    if kind is Upsert:
-        return Upsert(_read_ref(r), read_record(r))
-    if kind is Replace:
-        return Replace(_read_ref(r), read_record(r))
-    if kind is Delete:
-        return Delete(_read_ref(r))
-    if kind is DeleteAll:
-        return DeleteAll(_read_where(r))
-    if kind is Query:
-        where = _read_where(r)
-        order_by = tuple((_read_path(r), bool(r.u8() & 1)) for _ in range(r.u8() % (MAX_SORT + 1)))
-        limit, offset = _read_opt(r), _read_opt(r)
-        form = QUERY_FORMS[r.u8() % len(QUERY_FORMS)]
-        b = r.u8()
-        select = None if b == 0 else tuple(_read_path(r) for _ in range((b - 1) % (MAX_SELECT + 1)))
-        return Query(where, order_by, limit, offset, form, select)
-    if kind is Count:
-        return Count(_read_where(r))
-    if kind is Aggregate:
-        func = AGG_FUNCS[r.u8() % len(AGG_FUNCS)]
-        path = _read_path(r)
-        where = _read_where(r)
-        group_by = tuple(_read_path(r) for _ in range(r.u8() % (MAX_GROUP + 1)))
-        return Aggregate(func, path, where, group_by, _read_where(r))
-    if kind is CreateIndex:
-        paths = tuple(_read_path(r) for _ in range(r.u8() % 2 + 1))
-        return CreateIndex(paths, bool(r.u8() & 1))
-    if kind is DropIndex:
-        return DropIndex(tuple(_read_path(r) for _ in range(r.u8() % 2 + 1)))
-    return kind()
+    while p < end and len(ops) < MAX_OPS:
+        op, p = _op(d, p)
+        ops.append(op)
+    return ops, p
 
 
 def read_record(r: Reader) -> dict:
     """One record in the grammar (also the codec target's generated records)."""
-    return V.read_fields(r, r.u8() % (MAX_FIELDS + 1), 1)
+    return r.run(_record)
 
 
-def _read_ref(r: Reader) -> Ref:
-    b = r.u8()
-    return b if b < 0xF0 else V.read_uuid(r)
+_value, _fields, _uuid, _name = V._value, V._fields, V._uuid, V._name
+_PATH_NAMES = V.PATH_NAMES
+_N_PATH_NAMES = len(V.PATH_NAMES)
+_N_PRED_KINDS = len(PRED_KINDS)
 
 
-def _read_path(r: Reader) -> Path:
-    return tuple(V.read_path_segment(r) for _ in range(r.u8() % MAX_PATH + 1))
+def _record(d: bytes, p: int):
+    return _fields(d, p + 1, d[p] % (MAX_FIELDS + 1), 1)
 
 
-def _read_opt(r: Reader) -> int | None:
-    b = r.u8()
-    return None if b == 0 else b - 1
+def _op(d: bytes, p: int):
+    kind = OP_TABLE[d[p]]
+    p += 1
+    if kind is Insert:
+        u, p = _uuid(d, p)
+        rec, p = _record(d, p)
+        return Insert(u, rec), p
+    if kind is Delete or kind is Fetch:
+        ref, p = _ref(d, p)
+        return kind(ref), p
+    if kind is Update or kind is Upsert or kind is Replace:
+        ref, p = _ref(d, p)
+        rec, p = _record(d, p)
+        return kind(ref, rec), p
+    if kind is Query:
+        where, p = _where(d, p)
+        order_by = []
+        n = d[p] % (MAX_SORT + 1)
+        p += 1
+        for _ in range(n):
+            path, p = _path(d, p)
+            order_by.append((path, bool(d[p] & 1)))
+            p += 1
+        limit = d[p] - 1 if d[p] else None
+        offset = d[p + 1] - 1 if d[p + 1] else None
+        form = QUERY_FORMS[d[p + 2] % len(QUERY_FORMS)]
+        b = d[p + 3]
+        p += 4
+        select = None
+        if b:
+            select = []
+            for _ in range((b - 1) % (MAX_SELECT + 1)):
+                path, p = _path(d, p)
+                select.append(path)
+            select = tuple(select)
+        return Query(where, tuple(order_by), limit, offset, form, select), p
+    if kind is InsertMany:
+        items = []
+        n = d[p] % MAX_MANY + 1
+        p += 1
+        for _ in range(n):
+            u, p = _uuid(d, p)
+            rec, p = _record(d, p)
+            items.append((u, rec))
+        return InsertMany(tuple(items)), p
+    if kind is DeleteAll or kind is Count:
+        where, p = _where(d, p)
+        return kind(where), p
+    if kind is Aggregate:
+        func = AGG_FUNCS[d[p] % len(AGG_FUNCS)]
+        path, p = _path(d, p + 1)
+        where, p = _where(d, p)
+        n = d[p] % (MAX_GROUP + 1)
+        p += 1
+        group_by = []
+        for _ in range(n):
+            g, p = _path(d, p)
+            group_by.append(g)
+        having, p = _where(d, p)
+        return Aggregate(func, path, where, tuple(group_by), having), p
+    if kind is CreateIndex or kind is DropIndex:
+        n = d[p] % 2 + 1
+        p += 1
+        paths = []
+        for _ in range(n):
+            path, p = _path(d, p)
+            paths.append(path)
+        if kind is DropIndex:
+            return DropIndex(tuple(paths)), p
+        return CreateIndex(tuple(paths), bool(d[p] & 1)), p + 1
+    return kind(), p
 
 
-def _read_where(r: Reader) -> Pred | None:
-    return _read_pred(r, 0) if r.u8() else None
+def _ref(d: bytes, p: int):
+    b = d[p]
+    return (b, p + 1) if b < 0xF0 else _uuid(d, p + 1)
 
 
-def _read_pred(r: Reader, depth: int) -> Pred:
-    k = r.u8() % (len(PRED_KINDS) if depth < MAX_PRED_DEPTH else _LEAF_PREDS)
-    kind = PRED_KINDS[k]
+def _path(d: bytes, p: int):
+    n = d[p] % MAX_PATH + 1
+    p += 1
+    segs = []
+    for _ in range(n):
+        b = d[p]
+        if b < 0xF0:
+            segs.append(_PATH_NAMES[b % _N_PATH_NAMES])
+            p += 1
+        else:
+            seg, p = _name(d, p, _PATH_NAMES)
+            segs.append(seg)
+    return tuple(segs), p
+
+
+def _where(d: bytes, p: int):
+    return _pred(d, p + 1, 0) if d[p] else (None, p + 1)
+
+
+def _pred(d: bytes, p: int, depth: int):
+    kind = PRED_KINDS[d[p] % (_N_PRED_KINDS if depth < MAX_PRED_DEPTH else _LEAF_PREDS)]
+    p += 1
     if kind is And or kind is Or:
-        return kind(_read_pred(r, depth + 1), _read_pred(r, depth + 1))
+        left, p = _pred(d, p, depth + 1)
+        right, p = _pred(d, p, depth + 1)
+        return kind(left, right), p
     if kind is Not:
-        return Not(_read_pred(r, depth + 1))
-    path = _read_path(r)
+        inner, p = _pred(d, p, depth + 1)
+        return Not(inner), p
+    path, p = _path(d, p)
     if kind is Cmp:
-        return Cmp(path, CMP_OPS[r.u8() % len(CMP_OPS)], V.read_value(r, 1))
+        op = CMP_OPS[d[p] % len(CMP_OPS)]
+        v, p = _value(d, p + 1, 1)
+        return Cmp(path, op, v), p
     if kind is In or kind is NotIn:
-        return kind(path, tuple(V.read_value(r, 1) for _ in range(r.u8() % (MAX_VALUES + 1))))
+        vals = []
+        n = d[p] % (MAX_VALUES + 1)
+        p += 1
+        for _ in range(n):
+            v, p = _value(d, p, 1)
+            vals.append(v)
+        return kind(path, tuple(vals)), p
     if kind is Between:
-        return Between(path, V.read_value(r, 1), V.read_value(r, 1))
+        lo, p = _value(d, p, 1)
+        hi, p = _value(d, p, 1)
+        return Between(path, lo, hi), p
     if kind is Contains:
-        return Contains(path, V.read_value(r, 1))
-    return kind(path)
+        v, p = _value(d, p, 1)
+        return Contains(path, v), p
+    return kind(path), p
 
 
 # ---------------------------------------------------------------- encoding

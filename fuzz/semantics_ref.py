@@ -100,10 +100,27 @@ def lookup(record: dict, segs) -> object:
 
 # ---------------------------------------------------------------- strict equality
 
+# Types whose strict equality is plain ==; the fast path of strict_equal
+# (it runs on every value of every op result, twice for queries).
+_PLAIN = frozenset({int, str, bool, type(None), bytes, uuid.UUID})
+
+
 def strict_equal(a, b) -> bool:
     """Same stored value: same type, same content; floats by bits except that
     every NaN is one value. (What a fetch must give back, not query equality.)"""
     ta, tb = type(a), type(b)
+    if ta is tb:
+        if ta in _PLAIN:
+            return a == b
+        if ta is dict:
+            if a.keys() != b.keys():
+                return False
+            for k in a:
+                if not strict_equal(a[k], b[k]):
+                    return False
+            return True
+        if ta is list:
+            return strict_equal_list(a, b)
     if ta is float and tb is float:
         if a != a or b != b:
             return a != a and b != b
@@ -113,14 +130,15 @@ def strict_equal(a, b) -> bool:
                 and all(strict_equal(float(x), float(y)) for x, y in zip(a, b)))
     if ta is not tb:
         return False
-    if ta is list:
-        return len(a) == len(b) and all(strict_equal(x, y) for x, y in zip(a, b))
-    if ta is dict:
-        return a.keys() == b.keys() and all(strict_equal(a[k], b[k]) for k in a)
     if ta is _dt.datetime:
         return a == b and a.utcoffset() == b.utcoffset()
     return a == b
 
 
 def strict_equal_list(xs, ys) -> bool:
-    return len(xs) == len(ys) and all(strict_equal(x, y) for x, y in zip(xs, ys))
+    if len(xs) != len(ys):
+        return False
+    for x, y in zip(xs, ys):
+        if not strict_equal(x, y):
+            return False
+    return True

@@ -127,127 +127,232 @@ class Vec(tuple):
 
 
 class Reader:
-    """Reads a byte string front to back; past the end every byte reads as 0."""
+    """Reads a byte string front to back; past the end every byte reads as 0.
 
-    __slots__ = ("data", "pos")
+    Speed (decoding is on every fuzz execution's path): the bytes are kept
+    with a run of zero bytes appended, so the readers below index them
+    directly, without a per-byte bounds check or method call. The internal
+    readers are functions `_x(data, pos, ...) -> (value, new pos)` over that
+    padded buffer; `run(fn, ...)` calls one and, in the rare case it reads
+    beyond the padding (IndexError), appends more zeros and runs it again from
+    the same position, which is exactly "past the end every byte reads as 0".
+    """
+
+    __slots__ = ("data", "end", "pos")
 
     def __init__(self, data: bytes):
-        self.data = data
+        data = bytes(data)
+        self.end = len(data)
+        self.data = data + _PAD
         self.pos = 0
 
     def done(self) -> bool:
-        return self.pos >= len(self.data)
+        return self.pos >= self.end
 
     def u8(self) -> int:
-        pos = self.pos
-        self.pos = pos + 1
-        return self.data[pos] if pos < len(self.data) else 0
+        return self.run(_u8)
 
     def take(self, n: int) -> bytes:
-        chunk = self.data[self.pos:self.pos + n]
-        self.pos += n
-        return chunk + bytes(n - len(chunk)) if len(chunk) < n else chunk
+        return self.run(_take, n)
+
+    def run(self, fn, *args):
+        """`fn(data, pos, *args) -> (value, pos)` at the current position; advances past it."""
+        while True:
+            try:
+                value, self.pos = fn(self.data, self.pos, *args)
+                return value
+            except IndexError:
+                # Read past the zero padding: pad more (doubling) and re-read.
+                # Reads are bounded by the grammar, so this ends; the cap
+                # stops an IndexError that is a bug from looping forever.
+                if len(self.data) > _MAX_PADDED + self.end:
+                    raise
+                self.data += bytes(len(self.data) + len(_PAD) + 1)
+
+
+_PAD = bytes(1024)
+_MAX_PADDED = 1 << 24
+
+
+def _u8(d: bytes, p: int):
+    return d[p], p + 1
+
+
+def _take(d: bytes, p: int, n: int):
+    q = p + n
+    chunk = d[p:q]
+    if len(chunk) < n:
+        raise IndexError("read past the padding")
+    return chunk, q
 
 
 # ---------------------------------------------------------------- reading
+# Public readers take a Reader; each `_name(d, p, ...)` twin is the fast core.
 
 def read_value(r: Reader, depth: int = 0):
-    t = r.u8() % 12
-    if t >= T_ARRAY and depth >= MAX_NESTING:
-        return None
-    if t == T_NULL:
-        return None
-    if t == T_FALSE:
-        return False
-    if t == T_TRUE:
-        return True
-    if t == T_INT:
-        return read_int(r)
-    if t == T_DOUBLE:
-        return read_double(r)
-    if t == T_STRING:
-        return read_string(r)
-    if t == T_DATA:
-        return r.take(read_length(r))
-    if t == T_DATE:
-        return read_date(r)
-    if t == T_UUID:
-        return read_uuid(r)
-    n = r.u8() % (MAX_LEN + 1)
-    if t == T_ARRAY:
-        return [read_value(r, depth + 1) for _ in range(n)]
-    if t == T_DICT:
-        return read_fields(r, n, depth + 1)
-    return Vec(read_double(r) for _ in range(n))
+    return r.run(_value, depth)
 
 
 def read_fields(r: Reader, n: int, depth: int) -> dict:
-    out = {}
-    for _ in range(n):
-        name = read_name(r)
-        out.pop(name, None)  # a repeated name keeps the later value, in the later position
-        out[name] = read_value(r, depth)
-    return out
+    return r.run(_fields, n, depth)
 
 
 def read_int(r: Reader) -> int:
-    s = r.u8()
-    if s < 0xE0:
-        return s - 0x70
-    if s < 0xF0:
-        return INT_TABLE[s - 0xE0]
-    return int.from_bytes(r.take(8), "little", signed=True)
+    return r.run(_int)
 
 
 def read_double(r: Reader) -> float:
-    s = r.u8()
-    if s < 0xE0:
-        return (s - 0x70) / 4
-    if s < 0xF0:
-        return FLOAT_TABLE[s - 0xE0]
-    v = struct.unpack("<d", r.take(8))[0]
-    return NAN if v != v else v
+    return r.run(_double)
 
 
 def read_length(r: Reader) -> int:
-    n = r.u8()
-    return n % (SHORT + 1) if n < 0xF0 else r.u8()
+    return r.run(_length)
 
 
 def read_string(r: Reader) -> str:
-    chars = []
-    for _ in range(read_length(r)):
-        c = r.u8()
-        if c < 0x80:
-            chars.append(chr(c))
-        elif c < 0xF0:
-            chars.append(EXTRA_CHARS[(c - 0x80) % len(EXTRA_CHARS)])
-        else:
-            cp = int.from_bytes(r.take(3), "little") % 0x110000
-            chars.append("\ufffd" if 0xD800 <= cp < 0xE000 else chr(cp))
-    return "".join(chars)
+    return r.run(_string)
 
 
 def read_date(r: Reader) -> _dt.datetime:
-    s = r.u8()
-    if s < 0xF0:
-        return DATE_TABLE[s % len(DATE_TABLE)]
-    us = DATE_MIN_US + int.from_bytes(r.take(8), "little") % DATE_SPAN
-    return EPOCH + _dt.timedelta(microseconds=us)
+    return r.run(_date)
 
 
 def read_uuid(r: Reader) -> uuid.UUID:
-    s = r.u8()
-    return ID_TABLE[s] if s < 0xFF else uuid.UUID(bytes=r.take(16))
+    return r.run(_uuid)
 
 
 def read_name(r: Reader, table: tuple = FIELD_NAMES) -> str:
-    n = r.u8()
-    return table[n % len(table)] if n < 0xF0 else read_string(r)
+    return r.run(_name, table)
 
 
 def read_path_segment(r: Reader) -> str:
-    return read_name(r, PATH_NAMES)
+    return r.run(_name, PATH_NAMES)
+
+
+_SCALARS = (None, False, True)
+
+
+def _value(d: bytes, p: int, depth: int):
+    t = d[p] % 12
+    p += 1
+    if t < T_INT:
+        return _SCALARS[t], p
+    if t == T_INT:
+        return _int(d, p)
+    if t == T_DOUBLE:
+        return _double(d, p)
+    if t == T_STRING:
+        return _string(d, p)
+    if t == T_DATA:
+        n, p = _length(d, p)
+        return _take(d, p, n)
+    if t == T_DATE:
+        return _date(d, p)
+    if t == T_UUID:
+        return _uuid(d, p)
+    if depth >= MAX_NESTING:
+        return None, p
+    n = d[p] % (MAX_LEN + 1)
+    p += 1
+    if t == T_ARRAY:
+        out = []
+        for _ in range(n):
+            v, p = _value(d, p, depth + 1)
+            out.append(v)
+        return out, p
+    if t == T_DICT:
+        return _fields(d, p, n, depth + 1)
+    out = []
+    for _ in range(n):
+        v, p = _double(d, p)
+        out.append(v)
+    return Vec(out), p
+
+
+def _fields(d: bytes, p: int, n: int, depth: int):
+    out = {}
+    for _ in range(n):
+        b = d[p]
+        if b < 0xF0:
+            name = FIELD_NAMES[b % _N_FIELD_NAMES]
+            p += 1
+        else:
+            name, p = _string(d, p + 1)
+        out.pop(name, None)  # a repeated name keeps the later value, in the later position
+        out[name], p = _value(d, p, depth)
+    return out, p
+
+
+_N_FIELD_NAMES = len(FIELD_NAMES)
+_INT_BYTE = tuple(range(-0x70, 0xE0 - 0x70)) + INT_TABLE
+_DOUBLE_BYTE = tuple((s - 0x70) / 4 for s in range(0xE0)) + FLOAT_TABLE
+
+
+def _int(d: bytes, p: int):
+    s = d[p]
+    if s < 0xF0:
+        return _INT_BYTE[s], p + 1
+    b, p = _take(d, p + 1, 8)
+    return int.from_bytes(b, "little", signed=True), p
+
+
+def _double(d: bytes, p: int):
+    s = d[p]
+    if s < 0xF0:
+        return _DOUBLE_BYTE[s], p + 1
+    b, p = _take(d, p + 1, 8)
+    v = _unpack_double(b)[0]
+    return (NAN if v != v else v), p
+
+
+_unpack_double = struct.Struct("<d").unpack
+
+
+def _length(d: bytes, p: int):
+    n = d[p]
+    return (n % (SHORT + 1), p + 1) if n < 0xF0 else (d[p + 1], p + 2)
+
+
+_CHAR_BYTE = tuple(chr(c) for c in range(0x80)) + tuple(
+    EXTRA_CHARS[(c - 0x80) % len(EXTRA_CHARS)] for c in range(0x80, 0xF0))
+
+
+def _string(d: bytes, p: int):
+    n, p = _length(d, p)
+    chars = []
+    for _ in range(n):
+        c = d[p]
+        if c < 0xF0:
+            chars.append(_CHAR_BYTE[c])
+            p += 1
+        else:
+            cp = int.from_bytes(d[p + 1:p + 4], "little") % 0x110000
+            d[p + 3]  # IndexError (more padding) if the 3 bytes ran past it
+            chars.append("\ufffd" if 0xD800 <= cp < 0xE000 else chr(cp))
+            p += 4
+    return "".join(chars), p
+
+
+def _date(d: bytes, p: int):
+    s = d[p]
+    if s < 0xF0:
+        return DATE_TABLE[s % len(DATE_TABLE)], p + 1
+    b, p = _take(d, p + 1, 8)
+    us = DATE_MIN_US + int.from_bytes(b, "little") % DATE_SPAN
+    return EPOCH + _dt.timedelta(microseconds=us), p
+
+
+def _uuid(d: bytes, p: int):
+    s = d[p]
+    if s < 0xFF:
+        return ID_TABLE[s], p + 1
+    b, p = _take(d, p + 1, 16)
+    return uuid.UUID(bytes=b), p
+
+
+def _name(d: bytes, p: int, table: tuple = FIELD_NAMES):
+    n = d[p]
+    return (table[n % len(table)], p + 1) if n < 0xF0 else _string(d, p + 1)
 
 
 # ---------------------------------------------------------------- writing

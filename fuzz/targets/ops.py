@@ -27,7 +27,7 @@ from engine.errors import BlazeError
 from fuzz import driver
 from fuzz import opstream as O
 from fuzz.model import Model
-from fuzz.model_query import AGG_NAME
+from fuzz.model_query import AGG_NAME, ID_ORDER
 from fuzz.oracles import OracleMismatch, error_name
 from fuzz.semantics_ref import okey, strict_equal, strict_equal_list
 
@@ -150,14 +150,14 @@ class Session:
         return [r["id"] for r in self.db.query().where(p).select().all()]
 
     def _partition(self, i, op, p):
-        everything = sorted(self.model.records, key=lambda u: u.bytes)
+        everything = sorted(self.model.records, key=ID_ORDER)
         parts = [p, ~p]
         path = getattr(op.where, "path", None)
         if path is not None:
             f = driver.F(O.dotted(path))
             parts = [p & f.exists(), ~p & f.exists(), f.missing()]
         got = [self._ids_where(q) for q in parts]
-        union = sorted((u for ids in got for u in ids), key=lambda u: u.bytes)
+        union = sorted((u for ids in got for u in ids), key=ID_ORDER)
         if union != everything:
             raise OracleMismatch("partition", i, op, [str(u) for u in everything],
                                  [[str(u) for u in ids] for ids in got],

@@ -170,3 +170,25 @@ def test_replay_returns_one_outcome_per_op():
 @given(S.op_lists)
 def test_to_python_compiles_for_any_stream(ops):
     compile(O.to_python(ops), "replay.py", "exec")
+
+
+@given(st.binary(max_size=600))
+def test_decode_does_not_depend_on_the_readers_padding(data):
+    """The reader pads the input with zeros and re-reads when it runs past the
+    padding; with no padding at all (the re-read path on every overrun) the
+    result must be the same."""
+    expected = O.decode(data)
+    saved = V._PAD
+    try:
+        V._PAD = b""
+        assert O.decode(data) == expected
+    finally:
+        V._PAD = saved
+
+
+@given(st.binary(max_size=300), st.integers(1, 200))
+def test_trailing_zeros_decode_as_the_zeros_the_reader_pads_with(data, zeros):
+    """Past the end every byte reads as 0: appending zeros changes nothing but
+    possibly more ops decoded from those zeros, after the same leading ops."""
+    short, padded = O.decode(data), O.decode(data + bytes(zeros))
+    assert padded[:len(short)] == short or len(short) == O.MAX_OPS
