@@ -34,6 +34,7 @@ from engine.errors import BlazeError, StorageError
 from fuzz import driver
 from fuzz import opstream as O
 from fuzz.oracles import OracleMismatch
+from fuzz.targets import memfs
 from fuzz.semantics_ref import strict_equal_list
 from fuzz.targets.ops import Session
 
@@ -44,16 +45,6 @@ ERRNOS = ("EIO", "ENOSPC", "EROFS", "EMFILE")
 HEADER = 3
 _WRITES = (O.Insert, O.InsertMany, O.Update, O.Upsert, O.Replace, O.Delete, O.DeleteAll,
            O.CreateIndex, O.DropIndex)
-_FS = None
-
-
-def _fresh_fs():
-    global _FS
-    if _FS is None:
-        _FS = _store_mod.MemFS()
-    for name in _FS.files():
-        _FS.remove(name)
-    return _FS
 
 
 @dataclass(frozen=True)
@@ -152,7 +143,7 @@ def _abandon(vfs, db, power_loss: bool) -> None:
 
 def run(crash: tuple, ops) -> None:
     kind, n, keep = crash
-    fs = _fresh_fs()
+    fs = memfs.fresh()
     vfs = _store_mod.FaultVFS(fs)
 
     def open_db():

@@ -16,24 +16,14 @@ file when the rest is empty). Both go into the process's MemFS; then:
 """
 from __future__ import annotations
 
-from engine._native import store as _store_mod
 from engine.db import BlazeDB
 from engine.errors import BlazeError, CorruptDatabaseError
 from engine.query import F
 from fuzz.oracles import OracleMismatch
+from fuzz.targets import memfs
 
 DB_FILE = "file.blazedb"
 WAL_FILE = DB_FILE + "-wal"
-_FS = None
-
-
-def _fresh_fs():
-    global _FS
-    if _FS is None:
-        _FS = _store_mod.MemFS()
-    for name in _FS.files():
-        _FS.remove(name)
-    return _FS
 
 
 def split_input(data: bytes) -> tuple[bytes, bytes]:
@@ -65,7 +55,7 @@ def _unexpected(stage: str, exc: BaseException):
 
 def test_one_input(data: bytes) -> None:
     db_bytes, wal_bytes = split_input(data)
-    fs = _fresh_fs()
+    fs = memfs.fresh()
     fs.write_file(DB_FILE, db_bytes)
     if wal_bytes:
         fs.write_file(WAL_FILE, wal_bytes)

@@ -22,13 +22,13 @@ Anything else the engine raises propagates: a crash.
 """
 from __future__ import annotations
 
-from engine._native import store as _store_mod
 from engine.errors import BlazeError
 from fuzz import driver
 from fuzz import opstream as O
 from fuzz.model import Model
 from fuzz.model_query import AGG_NAME, ID_ORDER
 from fuzz.oracles import OracleMismatch, error_name
+from fuzz.targets import memfs
 from fuzz.semantics_ref import okey, strict_equal, strict_equal_list
 
 DB_FILE = "ops.blazedb"
@@ -197,22 +197,11 @@ class Session:
 
 # ---------------------------------------------------------------- the target
 
-_FS = None
-
-
-def _fresh_fs():
-    """The process's one MemFS, emptied (setup once per process, not per input)."""
-    global _FS
-    if _FS is None:
-        _FS = _store_mod.MemFS()
-    for name in _FS.files():
-        _FS.remove(name)
-    return _FS
 
 
 def run_ops(ops) -> None:
     """Run an op list through every oracle (raises OracleMismatch or crashes)."""
-    fs = _fresh_fs()
+    fs = memfs.fresh()
     session = Session(lambda: driver.BlazeDB(DB_FILE, vfs=fs, **DB_OPTIONS))
     try:
         session.run(ops)

@@ -16,6 +16,7 @@ from fuzz import build as fbuild
 from fuzz import opstream as O
 from fuzz import seeds, targets
 from fuzz import values as V
+from fuzz.targets import memfs
 from fuzz.oracles import KINDS, OracleMismatch
 from fuzz.targets import codec as codec_target
 from fuzz.targets import crash as crash_target
@@ -238,7 +239,7 @@ def test_crash_target_catches_lost_commits(monkeypatch):
     def open_losing_the_wal(path, *, vfs, **kwargs):
         opens.append(path)
         if len(opens) > 1:
-            crash_target._FS.remove(path + "-wal")     # as if recovery ignored the log
+            memfs.shared().remove(path + "-wal")     # as if recovery ignored the log
         return real(path, vfs=vfs, **kwargs)
     monkeypatch.setattr(crash_target, "BlazeDB", open_losing_the_wal)
     data = crash_target.encode_input((2, 5, 0), [O.Insert(V.ID_TABLE[1], {"a": 1})])
