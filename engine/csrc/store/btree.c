@@ -128,6 +128,21 @@ static int node_header(const uint8_t *d, bz_pgno pg, uint32_t *n, bz_err *err)
     return BZ_OK;
 }
 
+/* Reads page pg as a B+tree node whose header is valid: on success *out is
+ * referenced (pager_unref it) and *n is its cell count; on failure nothing is
+ * held. */
+static int get_node(bz_pager *p, bz_pgno pg, bz_page **out, uint32_t *n, bz_err *err)
+{
+    int rc = pager_get(p, pg, out, err);
+    if (rc)
+        return rc;
+    if ((rc = node_header((*out)->data, pg, n, err))) {
+        pager_unref(p, *out);
+        *out = NULL;
+    }
+    return rc;
+}
+
 typedef struct cell {
     const uint8_t *key;
     uint32_t klen, off, size;
@@ -411,14 +426,13 @@ static int descend(bz_pager *p, bz_pgno root, const uint8_t *key, size_t klen, b
         if (lv >= BT_MAX_DEPTH)
             return corrupt(err, pg, "tree deeper than possible (a cycle?)");
         bz_page *page;
-        int rc = pager_get(p, pg, &page, err);
+        uint32_t n = 0, idx = 0;
+        int rc = get_node(p, pg, &page, &n, err);
         if (rc)
             return rc;
         const uint8_t *d = page->data;
-        uint32_t n = 0, idx = 0;
         int eq = 0;
-        if ((rc = node_header(d, pg, &n, err)) == BZ_OK)
-            rc = search(d, n, pg, key, klen, d[0] == K_INNER, &idx, &eq, err);
+        rc = search(d, n, pg, key, klen, d[0] == K_INNER, &idx, &eq, err);
         bz_pgno child = 0;
         int leaf = d[0] == K_LEAF;
         if (rc == BZ_OK && !leaf)
@@ -859,12 +873,11 @@ static int free_subtree(bz_pager *p, bz_pgno pg, int depth, int keep, bz_err *er
     if (depth >= BT_MAX_DEPTH)
         return corrupt(err, pg, "tree deeper than possible (a cycle?)");
     bz_page *page;
-    int rc = pager_get(p, pg, &page, err);
+    uint32_t n = 0;
+    int rc = get_node(p, pg, &page, &n, err);
     if (rc)
         return rc;
     const uint8_t *d = page->data;
-    uint32_t n = 0;
-    rc = node_header(d, pg, &n, err);
     for (uint32_t i = 0; rc == BZ_OK && i <= n; i++) {
         if (d[0] == K_INNER) {
             bz_pgno child;
@@ -1078,15 +1091,11 @@ static int settle(bt_cursor *c, int dir, bz_err *err)
             return corrupt(err, c->pg[lv], "empty nodes on the way to the next entry");
         bz_page *page;
         bz_pgno pg = c->pg[lv];
-        int rc = pager_get(c->p, pg, &page, err);
+        uint32_t n = 0;
+        int rc = get_node(c->p, pg, &page, &n, err);
         if (rc)
             return rc;
         const uint8_t *d = page->data;
-        uint32_t n = 0;
-        if ((rc = node_header(d, pg, &n, err))) {
-            pager_unref(c->p, page);
-            return rc;
-        }
         int leaf = d[0] == K_LEAF;
         int last = leaf ? (int)n - 1 : (int)n;
         if (c->idx[lv] == IDX_LAST)
@@ -1230,14 +1239,10 @@ static int check_node(check_ctx *x, bz_pgno pg, int lv, const uint8_t *lo, uint3
     if ((rc = x->visit(x->vctx, pg, err)))
         return rc;
     bz_page *page;
-    if ((rc = pager_get(x->p, pg, &page, err)))
+    uint32_t n = 0;
+    if ((rc = get_node(x->p, pg, &page, &n, err)))
         return rc;
     const uint8_t *d = page->data;
-    uint32_t n = 0;
-    if ((rc = node_header(d, pg, &n, err))) {
-        pager_unref(x->p, page);
-        return rc;
-    }
     int leaf = d[0] == K_LEAF;
     uint8_t covered[U / 8 + 1];
     memset(covered, 0, sizeof covered);
