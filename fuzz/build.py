@@ -12,18 +12,21 @@ Layout of build/fuzz/<flavor>/ (written by `build()`, read by the runner):
   _store<EXT_SUFFIX>, _codec<EXT_SUFFIX>   the instrumented modules; loaded
                                              by engine/_native.py when
                                              BLAZEDB_NATIVE_DIR points here
+  _fast_trace<EXT_SUFFIX>   the harness' branch tracer (fuzz/csrc/fast_trace.c,
+                fuzz/fast_trace.py): part of the fuzzer, not of the code under
+                test, so built -O2 without sanitizers or coverage
   preload.so    libFuzzer (+ ASan/UBSan runtime for asan/planted) from
                 clang-19's compiler-rt, merged into one shared object. It must
                 be in LD_PRELOAD before Python starts: an instrumented module
                 imported without it fails with `undefined symbol:
                 __sancov_lowest_stack` (see ../shared/NATIVE_FUZZING.md).
   build.json    {"flavor", "build_id", "inputs", "flags", "compiler",
-                 "modules": {name: file}, "preload", "time"}
+                 "modules": {name: file}, "preload", "tracer", "time"}
 
 `inputs` hashes every source and header, the flags and the compiler version;
 a build whose `inputs` still match is reused (incremental). `build_id` hashes
-the built module files plus the flags: it names exactly the code that ran and
-goes into every artifact's sidecar.
+the built engine modules plus the flags: it names exactly the engine code
+that ran and goes into every artifact's sidecar (the tracer is not part of it).
 
 Objects are compiled straight with clang into a fresh temporary directory:
 setuptools silently reuses stale objects from another flavor.
@@ -55,6 +58,9 @@ CLANG = os.environ.get("BLAZEFUZZ_CLANG", "clang-19")
 LLVM_BIN = Path("/usr/lib/llvm-19/bin")
 RUNTIME_DIR = Path("/usr/lib/llvm-19/lib/clang/19/lib/linux")
 SYMBOLIZER = LLVM_BIN / "llvm-symbolizer"
+TRACER_SOURCE = REPO / "fuzz" / "csrc" / "fast_trace.c"
+TRACER_NAME = "_fast_trace"
+TRACER_FLAGS = ["-O2", "-shared", "-Wall", "-Wextra", "-Werror"]
 
 COMMON = ["-std=c11", "-fPIC", "-fvisibility=hidden", "-g", "-fno-omit-frame-pointer"]
 ASAN = ["-O1", "-fsanitize=fuzzer-no-link,address,undefined"]
@@ -105,6 +111,7 @@ class Build:
     preload: Path
     modules: dict[str, Path] = field(default_factory=dict)
     rebuilt: bool = False
+    tracer: Path | None = None
 
     @property
     def sidecar_flavor(self) -> str:
@@ -166,8 +173,9 @@ def toolchain_missing() -> str | None:
 
 def inputs_hash(flavor: str, modules: list[NativeModule]) -> str:
     h = hashlib.sha256()
-    h.update(json.dumps([flavor, COMMON, FLAVOR_FLAGS[flavor], ext_suffix(),
+    h.update(json.dumps([flavor, COMMON, FLAVOR_FLAGS[flavor], TRACER_FLAGS, ext_suffix(),
                          compiler_version(), sys.version]).encode())
+    h.update(TRACER_SOURCE.read_bytes())
     for module in modules:
         h.update(module.name.encode())
         for path in sorted(module.source_dir.glob("*.[ch]")):
@@ -203,6 +211,12 @@ def _compile_module(module: NativeModule, flags: list[str], tmp: Path, out: Path
         for job in jobs:
             job.result()
     _run([CLANG, "-shared", *flags, *map(str, objects), "-o", str(out)], f"linking {out.name}")
+
+
+def _compile_tracer(out: Path) -> None:
+    include = ["-I", sysconfig.get_paths()["include"]]
+    _run([CLANG, *COMMON, *TRACER_FLAGS, *include, str(TRACER_SOURCE), "-o", str(out)],
+         f"compiling {TRACER_SOURCE.relative_to(REPO)}")
 
 
 def _link_preload(flavor: str, tmp: Path, out: Path) -> None:
@@ -278,13 +292,14 @@ def _load(directory: Path, manifest: dict, rebuilt: bool) -> Build:
     return Build(flavor=manifest["flavor"], directory=directory, build_id=manifest["build_id"],
                  preload=directory / manifest["preload"],
                  modules={n: directory / f for n, f in manifest["modules"].items()},
-                 rebuilt=rebuilt)
+                 rebuilt=rebuilt, tracer=directory / manifest["tracer"] if "tracer" in manifest else None)
 
 
 def _is_current(directory: Path, manifest: dict | None, inputs: str) -> bool:
     if not manifest or manifest.get("inputs") != inputs:
         return False
-    files = [manifest.get("preload", "")] + list(manifest.get("modules", {}).values())
+    files = [manifest.get("preload", ""), manifest.get("tracer", "")]
+    files += list(manifest.get("modules", {}).values())
     return all(f and (directory / f).is_file() for f in files)
 
 
@@ -316,17 +331,19 @@ def build(flavor: str = "asan", *, force: bool = False, out_root: Path = BUILD_R
             preload = tmp / "preload.so"
             _link_preload(flavor, tmp, preload)
             _verify(flavor, staged, preload)
+            tracer = tmp / f"{TRACER_NAME}{ext_suffix()}"
+            _compile_tracer(tracer)
             h = hashlib.sha256(json.dumps(flags).encode())
             for name in sorted(staged):
                 h.update(name.encode() + _file_hash(staged[name]).encode())
             # os.replace: a fuzzer still running the old build keeps its mapping.
-            for path in [*staged.values(), preload]:
+            for path in [*staged.values(), preload, tracer]:
                 os.replace(path, directory / path.name)
         manifest = {
             "flavor": flavor, "build_id": h.hexdigest()[:16], "inputs": inputs, "flags": COMMON + flags,
             "compiler": compiler_version(), "python": sys.version.split()[0],
             "modules": {name: path.name for name, path in staged.items()},
-            "preload": "preload.so",
+            "preload": "preload.so", "tracer": tracer.name,
             "time": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         }
         tmp_manifest = directory / "build.json.tmp"

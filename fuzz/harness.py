@@ -32,6 +32,8 @@ import re
 import sys
 from pathlib import Path
 
+from fuzz import fast_trace
+
 REPO = Path(__file__).resolve().parent.parent
 READY_ENV = "BLAZEFUZZ_HARNESS_ENV"     # set to the build dir once the env is in place
 
@@ -112,6 +114,13 @@ def _ensure_environment(build_dir: str) -> None:
     os.execve(sys.argv[0], sys.argv, env)
 
 
+def _tracer_path(build_dir: str) -> Path | None:
+    from fuzz.build import _load, read_manifest
+
+    manifest = read_manifest(Path(build_dir))
+    return None if manifest is None else _load(Path(build_dir), manifest, rebuilt=False).tracer
+
+
 def load_target(spec: str):
     """The callable `test_one_input` of a registered target or a dotted module path."""
     if "." in spec:
@@ -139,6 +148,8 @@ def main(target: str, build_dir: str) -> int:
     # Each instrumented import is announced once for the log (what the fuzzer sees).
     build = json.dumps({"dir": build_dir, "id": os.environ.get("BLAZEFUZZ_BUILD_ID", "?")})
     sys.stderr.write(f"INFO: blazefuzz harness: target={target} build={build}\n")
+    if include:
+        fn = fast_trace.wrap(fn, atheris, _tracer_path(build_dir), sys.stderr.write)
     atheris.Setup(sys.argv, fn)
     tune_gc()
     atheris.Fuzz()

@@ -40,6 +40,10 @@ def test_asan_build_has_instrumented_modules_preload_and_manifest(tmp_path):
     assert manifest["build_id"] == built.build_id and len(built.build_id) == 16
     assert "-fsanitize=fuzzer-no-link,address,undefined" in manifest["flags"]
     assert manifest["flavor"] == "asan" and manifest["preload"] == "preload.so"
+    # The harness' tracer is part of the fuzzer: built, but neither sanitized nor traced.
+    assert built.tracer == built.directory / manifest["tracer"] and built.tracer.is_file()
+    tracer_needs = fbuild.dynamic_symbols(built.tracer, defined=False)
+    assert not any(s.startswith(("__asan", "__sanitizer")) for s in tracer_needs)
 
 
 def test_coverage_build_has_no_sanitizer(tmp_path):
