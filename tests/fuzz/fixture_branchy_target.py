@@ -14,10 +14,11 @@ class BranchChainSolved(AssertionError):
 
 
 def test_one_input(data: bytes) -> None:
+    # One `if` per stage on purpose: each stage must be a branch of its own.
     if len(data) < 4:
         return
-    if data[0] * 7 % 29 == 11:
-        if data[1] * 7 % 31 == 12:
-            if data[2] * 7 % 37 == 13:
+    if data[0] * 7 % 29 == 11:  # noqa: SIM102
+        if data[1] * 7 % 31 == 12:  # noqa: SIM102
+            if data[2] * 7 % 37 == 13:  # noqa: SIM102
                 if data[3] * 7 % 53 == 14:
                     raise BranchChainSolved("every stage of the branch chain was reached")

@@ -15,9 +15,9 @@ import pytest
 from click.testing import CliRunner
 
 from fuzz import artifacts as art
+from fuzz import fast_trace
 from fuzz import run as frun
 from fuzz import stats as fstats
-from fuzz import fast_trace
 from tests.fuzz.runner_fixtures import (
     BRANCHY_TARGET,
     BUILD_CACHE,
