@@ -129,3 +129,23 @@ def test_cli_rejects_unknown_flavor_with_exit_2():
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert "bogus" in proc.stderr
+
+
+def test_comparisons_are_traced_only_where_input_is_parsed(tmp_path, fixture_tree):
+    """Sources in UNTRACED_COMPARISONS keep edge counters but lose trace-cmp hooks."""
+    body = "int {name}(long a) {{ return a == 123456789 ? 1 : 2; }}\n"
+    for file, name in (("btree.c", "untraced_cmp"), ("pager.c", "traced_cmp")):
+        assert (file in fbuild.UNTRACED_COMPARISONS) == (name == "untraced_cmp")
+        (fixture_tree / "store" / file).write_text(body.format(name=name))
+    built = fbuild.build("coverage", out_root=tmp_path, modules=fbuild.engine_modules(fixture_tree))
+
+    def calls(function):
+        out = subprocess.run(["objdump", "-d", f"--disassemble={function}", str(built.modules["_store"])],
+                             check=True, capture_output=True, text=True).stdout
+        assert f"<{function}>:" in out
+        return out
+
+    assert "__sanitizer_cov_trace_const_cmp" in calls("traced_cmp")
+    untraced = calls("untraced_cmp")
+    assert "__sanitizer_cov_trace" not in untraced
+    assert "incb" in untraced                # its edge counter is still bumped
