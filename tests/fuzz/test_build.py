@@ -131,21 +131,20 @@ def test_cli_rejects_unknown_flavor_with_exit_2():
     assert "bogus" in proc.stderr
 
 
-def test_comparisons_are_traced_only_where_input_is_parsed(tmp_path, fixture_tree):
-    """Sources in UNTRACED_COMPARISONS keep edge counters but lose trace-cmp hooks."""
+def test_comparisons_are_traced_in_the_codec_not_in_the_store(tmp_path, fixture_tree):
+    """The store is built without trace-cmp hooks but keeps its edge counters."""
     body = "int {name}(long a) {{ return a == 123456789 ? 1 : 2; }}\n"
-    for file, name in (("btree.c", "untraced_cmp"), ("pager.c", "traced_cmp")):
-        assert (file in fbuild.UNTRACED_COMPARISONS) == (name == "untraced_cmp")
-        (fixture_tree / "store" / file).write_text(body.format(name=name))
+    (fixture_tree / "store" / "extra.c").write_text(body.format(name="store_cmp"))
+    (fixture_tree / "codec" / "extra.c").write_text(body.format(name="codec_cmp"))
     built = fbuild.build("coverage", out_root=tmp_path, modules=fbuild.engine_modules(fixture_tree))
 
-    def calls(function):
-        out = subprocess.run(["objdump", "-d", f"--disassemble={function}", str(built.modules["_store"])],
+    def disassembly(module, function):
+        out = subprocess.run(["objdump", "-d", f"--disassemble={function}", str(built.modules[module])],
                              check=True, capture_output=True, text=True).stdout
         assert f"<{function}>:" in out
         return out
 
-    assert "__sanitizer_cov_trace_const_cmp" in calls("traced_cmp")
-    untraced = calls("untraced_cmp")
-    assert "__sanitizer_cov_trace" not in untraced
-    assert "incb" in untraced                # its edge counter is still bumped
+    assert "__sanitizer_cov_trace_const_cmp" in disassembly("_codec", "codec_cmp")
+    store = disassembly("_store", "store_cmp")
+    assert "__sanitizer_cov_trace" not in store
+    assert "incb" in store                # its edge counter is still bumped
