@@ -8,7 +8,12 @@ coverage-only: what the sanitizers cost. Goals (issue 4, one core):
 ops >= 2,000 exec/s and codec >= 20,000 exec/s under ASan.
 
 For targets with decode_input (ops, crash, ...) the mean number of ops per
-input of the corpus reached is shown: exec/s of op streams depends on it.
+input of the corpus reached is shown: exec/s of op streams depends on it. The
+ops goal is stated for streams of about 16 ops, so ops runs with
+-max_len=128 (DESIGN_MAX_LEN: mutated streams average 6-8 bytes per op; 128
+bytes gave a corpus of 17 ops per input in 45 s here); without a cap libFuzzer
+grows ops inputs to about 28 ops. `--max-len` overrides it for every target
+(0: libFuzzer's default).
 
 A crash ends that pair's run early; its artifact goes to crashes/<T>/ as usual
 (a finding is never thrown away) and the row says so.
@@ -25,6 +30,7 @@ import click
 from fuzz import run as frun
 
 GOALS = {"ops": 2000, "codec": 20000}      # exec/s under ASan
+DESIGN_MAX_LEN = {"ops": 128}              # bytes: streams of about 16 ops
 FLAVORS = ("asan", "coverage")
 
 
@@ -58,15 +64,21 @@ def ops_per_input(target: str, corpus: Path, limit: int = 500) -> float | None:
     return round(sum(counts) / len(counts), 1) if counts else None
 
 
-def measure(target: str, flavor: str, seconds: int, workdir: Path) -> dict:
+def max_len_for(target: str, override: int | None) -> int | None:
+    chosen = DESIGN_MAX_LEN.get(target) if override is None else override
+    return chosen or None
+
+
+def measure(target: str, flavor: str, seconds: int, workdir: Path, max_len: int | None = None) -> dict:
     cfg = frun.RunConfig(target=target, flavor=flavor, max_time=seconds, live=False,
                          corpus=workdir / f"{target}-{flavor}" / "corpus",
-                         stats=workdir / f"{target}-{flavor}" / "stats.jsonl")
+                         stats=workdir / f"{target}-{flavor}" / "stats.jsonl",
+                         extra=[f"-max_len={max_len}"] if max_len else [])
     result = frun.fuzz(cfg, display=QuietDisplay(target, flavor))
     last = result.last or {}
     execs = result.final.get("number_of_executed_units", last.get("execs", 0))
     rate = result.exec_per_sec
-    return {"target": target, "build": flavor, "exec_per_sec": rate, "execs": execs,
+    return {"target": target, "build": flavor, "exec_per_sec": rate, "execs": execs, "max_len": max_len,
             "cov": last.get("cov"), "ft": last.get("ft"), "corpus_units": last.get("corpus_units"),
             "corpus_bytes": last.get("corpus_bytes"), "exit_code": result.exit_code,
             "findings": [str(p) for p in result.findings],
@@ -84,7 +96,8 @@ def render(rows: list[dict]) -> None:
     from rich.table import Table
 
     table = Table(title="blazefuzz bench fuzz")
-    for col in ("target", "build", "exec/s", "cov", "ft", "corpus", "ops/input", "execs", "asan/cov exec/s",
+    for col in ("target", "build", "exec/s", "cov", "ft", "corpus", "max_len", "ops/input", "execs",
+                "asan/cov exec/s",
                 "goal", "note"):
         table.add_column(col, justify="left" if col in ("target", "build", "note", "goal") else "right")
     by_key = {(r["target"], r["build"]): r for r in rows}
@@ -96,6 +109,7 @@ def render(rows: list[dict]) -> None:
             f">= {goal:,}: {'met' if r['exec_per_sec'] >= goal else 'NOT met'}")
         table.add_row(r["target"], r["build"], f"{r['exec_per_sec']:,}", str(r["cov"] or "-"),
                       str(r["ft"] or "-"), f"{r['corpus_units'] or 0}/{(r['corpus_bytes'] or 0) / 1024:.1f}KB",
+                      str(r.get("max_len") or "-"),
                       "-" if r.get("ops_per_input") is None else str(r["ops_per_input"]),
                       f"{r['execs']:,}", ratio, verdict, r["note"])
     console = Console()
@@ -110,9 +124,12 @@ def render(rows: list[dict]) -> None:
 @click.option("--targets", help="Comma-separated targets [default: every registered target].")
 @click.option("--builds", default=",".join(FLAVORS), show_default=True,
               help="Comma-separated builds to compare (asan, coverage, planted).")
+@click.option("--max-len", type=click.IntRange(min=0),
+              help="libFuzzer -max_len for every target [default: 128 for ops (about 16 ops per "
+                   "stream, the goal's design point), libFuzzer's own for the others]; 0: libFuzzer's.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the figures as JSON.")
-def bench_fuzz(seconds, targets, builds, json_path):
+def bench_fuzz(seconds, targets, builds, max_len, json_path):
     """exec/s, coverage and corpus size per target, ASan vs coverage-only."""
     names = [t.strip() for t in targets.split(",") if t.strip()] if targets else frun.registered_targets()
     flavors = [b.strip() for b in builds.split(",") if b.strip()]
@@ -129,7 +146,7 @@ def bench_fuzz(seconds, targets, builds, json_path):
             for name in names:
                 for flavor in flavors:
                     click.echo(f"bench: {name} under {flavor} for {seconds}s ...", err=True)
-                    rows.append(measure(name, flavor, seconds, Path(tmp)))
+                    rows.append(measure(name, flavor, seconds, Path(tmp), max_len_for(name, max_len)))
     except frun.UsageError as exc:
         click.echo(f"blazefuzz bench fuzz: error: {exc}", err=True)
         sys.exit(2)

@@ -1,0 +1,35 @@
+"""`blazefuzz bench fuzz` (fuzz/bench.py): the table, the JSON figures, the stream cap."""
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from fuzz import bench
+from tests.fuzz.runner_fixtures import CLEAN_TARGET, cli_env, fuzzbuild
+
+
+def test_ops_is_measured_at_its_design_point_unless_overridden():
+    assert bench.max_len_for("ops", None) == bench.DESIGN_MAX_LEN["ops"] == 128
+    assert bench.max_len_for("codec", None) is None          # libFuzzer's own
+    assert bench.max_len_for("ops", 0) is None and bench.max_len_for("codec", 64) == 64
+
+
+class TestBenchRuns:
+    pytestmark = fuzzbuild
+
+    def test_json_has_one_row_per_target_and_build_with_the_cap_used(self, tmp_path):
+        out = tmp_path / "bench.json"
+        result = CliRunner().invoke(bench.bench_fuzz, [
+            "--targets", CLEAN_TARGET, "--builds", "coverage", "--seconds", "2", "--max-len", "16",
+            "--json", str(out)], env=cli_env(tmp_path))
+        assert result.exit_code == 0, result.output
+        [row] = json.loads(out.read_text())["rows"]
+        assert (row["target"], row["build"], row["max_len"]) == (CLEAN_TARGET, "coverage", 16)
+        assert row["exec_per_sec"] > 0 and row["execs"] > 0 and row["findings"] == []
+        assert "blazefuzz bench fuzz" in result.output and "max_len" in result.output
+
+    def test_unknown_build_is_a_usage_error(self, tmp_path):
+        result = CliRunner().invoke(bench.bench_fuzz, ["--targets", CLEAN_TARGET, "--builds", "msan"],
+                                    env=cli_env(tmp_path))
+        assert result.exit_code == 2 and "unknown build 'msan'" in result.output
