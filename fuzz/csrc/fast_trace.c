@@ -1,19 +1,27 @@
 /* fuzz._fast_trace: a direct path from instrumented Python code to Atheris'
- * branch counters.
+ * coverage and comparison tracing.
  *
  * Atheris rewrites every basic block of an instrumented module to call
- * `atheris._trace_branch(counter_index)`. That name is a pybind11 function:
- * each call builds argument vectors on the heap, and under the ASan preload
- * every one of those mallocs and frees records a stack trace. Measured here
- * (ops target, ASan build) the dispatch cost about a third of each execution.
+ * `atheris._trace_branch(counter_index)`, and every comparison to call
+ * `atheris._trace_cmp(left, right, opid, counter_index, left_is_const)`.
+ * Both names are pybind11 functions: each call builds argument vectors on the
+ * heap, and under the ASan preload every one of those mallocs and frees
+ * records a stack trace. Measured here (ops target, ASan build) the dispatch
+ * cost about a third of each execution.
  *
- * `trace_branch` does the same thing without the dispatcher: it calls the
- * C++ function `atheris::_trace_branch(unsigned long)` that the loaded Atheris
- * core module (core_with_libfuzzer or core_without_libfuzzer) exports, which
- * bumps `counters[index % max_counters]`. `bind(path)` finds that function
- * in the already loaded core (RTLD_NOLOAD: nothing new is loaded) and fails
- * with a clear error when the symbol is absent (another Atheris version), in
- * which case the harness keeps Atheris' own function.
+ * `trace_branch` and `trace_cmp` do the same things without the dispatcher:
+ * they call the C++ functions the loaded Atheris core module
+ * (core_with_libfuzzer or core_without_libfuzzer) exports and that Atheris'
+ * own wrappers call:
+ *   atheris::_trace_branch(unsigned long index)      bumps counters[index % max]
+ *   atheris::TraceCompareOp(void *pc, PyObject *left, PyObject *right,
+ *                           int opid, bool left_is_const)
+ *       reports the operands to libFuzzer (pc = the counter index) and returns
+ *       PyObject_RichCompare(left, right, opid): a new reference, or NULL
+ *       with the exception set.
+ * `bind(path)` finds both in the already loaded core (RTLD_NOLOAD: nothing new
+ * is loaded) and fails with a clear error when one is absent (another Atheris
+ * release), in which case the harness keeps Atheris' own functions.
  *
  * Built by fuzz/build.py into each build directory with -O2 and no
  * sanitizer or coverage instrumentation: it is part of the fuzzer, not of
@@ -23,10 +31,16 @@
 #include <Python.h>
 #include <dlfcn.h>
 
+#include <stdbool.h>
+
 #define BRANCH_SYMBOL "_ZN7atheris13_trace_branchEm"   /* atheris::_trace_branch(unsigned long) */
+/* atheris::TraceCompareOp(void*, PyObject*, PyObject*, int, bool) */
+#define COMPARE_SYMBOL "_ZN7atheris14TraceCompareOpEPvP7_objectS2_ib"
 
 typedef void (*branch_fn)(unsigned long);
+typedef PyObject *(*compare_fn)(void *, PyObject *, PyObject *, int, bool);
 static branch_fn core_branch;
+static compare_fn core_compare;
 
 static PyObject *trace_branch(PyObject *self, PyObject *arg)
 {
@@ -40,6 +54,34 @@ static PyObject *trace_branch(PyObject *self, PyObject *arg)
     }
     core_branch(index);
     Py_RETURN_NONE;
+}
+
+/* trace_cmp(left, right, opid, counter_index, left_is_const) -> left <opid> right */
+static PyObject *trace_cmp(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)self;
+    if (nargs != 5) {
+        PyErr_Format(PyExc_TypeError, "trace_cmp() takes 5 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    long opid = PyLong_AsLong(args[2]);
+    if (opid == -1 && PyErr_Occurred())
+        return NULL;
+    if (opid < Py_LT || opid > Py_GE) {
+        PyErr_Format(PyExc_ValueError, "trace_cmp(): comparison operator %ld out of range", opid);
+        return NULL;
+    }
+    unsigned long index = PyLong_AsUnsignedLong(args[3]);
+    if (index == (unsigned long)-1 && PyErr_Occurred())
+        return NULL;
+    int left_is_const = PyObject_IsTrue(args[4]);
+    if (left_is_const < 0)
+        return NULL;
+    if (core_compare == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "fuzz._fast_trace: bind() was not called");
+        return NULL;
+    }
+    return core_compare((void *)(uintptr_t)index, args[0], args[1], (int)opid, left_is_const != 0);
 }
 
 static PyObject *bind(PyObject *self, PyObject *arg)
@@ -58,21 +100,25 @@ static PyObject *bind(PyObject *self, PyObject *arg)
         Py_DECREF(encoded);
         return NULL;
     }
-    branch_fn fn = (branch_fn)dlsym(handle, BRANCH_SYMBOL);
+    branch_fn branch = (branch_fn)dlsym(handle, BRANCH_SYMBOL);
+    compare_fn compare = (compare_fn)dlsym(handle, COMPARE_SYMBOL);
     dlclose(handle);   /* drops only our reference: the module stays loaded */
-    if (fn == NULL) {
+    if (branch == NULL || compare == NULL) {
         PyErr_Format(PyExc_LookupError, "fuzz._fast_trace: %s does not export %s", path,
-                     BRANCH_SYMBOL);
+                     branch == NULL ? BRANCH_SYMBOL : COMPARE_SYMBOL);
         Py_DECREF(encoded);
         return NULL;
     }
     Py_DECREF(encoded);
-    core_branch = fn;
+    core_branch = branch;
+    core_compare = compare;
     Py_RETURN_NONE;
 }
 
 static PyMethodDef methods[] = {
     {"trace_branch", trace_branch, METH_O, "Bump the Atheris counter with this index."},
+    {"trace_cmp", (PyCFunction)(void (*)(void))trace_cmp, METH_FASTCALL,
+     "Report a comparison to libFuzzer and return its result."},
     {"bind", bind, METH_O, "Bind trace_branch to the Atheris core module loaded from this path."},
     {NULL, NULL, 0, NULL},
 };
@@ -80,7 +126,7 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {
     .m_base = PyModuleDef_HEAD_INIT,
     .m_name = "_fast_trace",
-    .m_doc = "A direct path from instrumented Python code to Atheris' branch counters.",
+    .m_doc = "A direct path from instrumented Python code to Atheris' tracing.",
     .m_size = -1,
     .m_methods = methods,
 };

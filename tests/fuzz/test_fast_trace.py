@@ -20,14 +20,14 @@ def test_without_a_tracer_the_target_is_returned_as_it_is_and_the_log_says_why(t
     lines = []
     assert fast_trace.wrap(target, atheris, tmp_path / "missing.so", lines.append) is target
     assert fast_trace.wrap(target, atheris, None, lines.append) is target
-    assert all("fast branch tracing off (the build has no tracer" in line for line in lines)
+    assert all("fast tracing off (the build has no tracer" in line for line in lines)
 
 
 def test_the_environment_switch_turns_it_off(monkeypatch, tmp_path):
     monkeypatch.setenv(fast_trace.ENV, "0")
     lines = []
     assert fast_trace.wrap(target, atheris, tmp_path / "any.so", lines.append) is target
-    assert lines == [f"INFO: blazefuzz harness: fast branch tracing off ({fast_trace.ENV}=0)\n"]
+    assert lines == [f"INFO: blazefuzz harness: fast tracing off ({fast_trace.ENV}=0)\n"]
 
 
 class TestWithTheBuiltTracer:
@@ -41,6 +41,17 @@ class TestWithTheBuiltTracer:
         tracer = fast_trace.load_tracer(tracer_path)
         with pytest.raises(RuntimeError, match="bind"):
             tracer.trace_branch(0)
+        with pytest.raises(RuntimeError, match="bind"):
+            tracer.trace_cmp(1, 2, 2, 0, False)
+
+    def test_comparison_arguments_are_checked_before_anything_is_called(self, tracer_path):
+        tracer = fast_trace.load_tracer(tracer_path)
+        with pytest.raises(TypeError, match="takes 5 arguments"):
+            tracer.trace_cmp(1, 2, 2)
+        with pytest.raises(ValueError, match="operator 9 out of range"):
+            tracer.trace_cmp(1, 2, 9, 0, False)
+        with pytest.raises(OverflowError):
+            tracer.trace_branch(-1)
 
     def test_no_atheris_core_loaded_keeps_atheris_own_function(self, tracer_path, monkeypatch):
         """Outside atheris.Fuzz() no core is loaded: binding fails, nothing is replaced."""
@@ -54,4 +65,4 @@ class TestWithTheBuiltTracer:
         lines = []
         wrapped = fast_trace.wrap(target, atheris, tracer_path, lines.append)
         assert wrapped(b"abc") == 3 and wrapped(b"") == 0
-        assert len(lines) == 1 and lines[0].startswith("INFO: blazefuzz harness: fast branch tracing off (")
+        assert len(lines) == 1 and lines[0].startswith("INFO: blazefuzz harness: fast tracing off (")

@@ -22,6 +22,7 @@ from tests.fuzz.runner_fixtures import (
     BRANCHY_TARGET,
     BUILD_CACHE,
     CLEAN_TARGET,
+    COMPARE_TARGET,
     OVERFLOW_INPUT,
     REPO,
     TARGET,
@@ -227,23 +228,27 @@ class TestFuzzing:
         assert result.log.is_file() and "Test unit written" in result.log.read_text()
         assert any((tmp_path / "corpus" / TARGET / "grown").iterdir())      # corpus kept
 
-    def test_python_branch_coverage_guides_the_fuzzer_through_the_fast_tracer(self, tmp_path, monkeypatch):
-        """The branchy fixture is solved only by keeping each stage's new Python branch
-        coverage; with a fixed seed the fast tracer and Atheris' own tracing count the
-        same branches, so both runs take the same inputs to the same crash."""
+    @pytest.mark.parametrize(("target", "failure"), [(BRANCHY_TARGET, "BranchChainSolved"),
+                                                     (COMPARE_TARGET, "ComparisonsSolved")])
+    def test_the_fast_tracer_guides_the_fuzzer_exactly_as_atheris_does(self, tmp_path, monkeypatch,
+                                                                       target, failure):
+        """The branchy fixture is solved only through Python branch coverage, the
+        compare fixture only through Python comparison hints. With a fixed seed the
+        fast tracer and Atheris' own functions report the same things, so both runs
+        take the same inputs to the same crash."""
         outcomes = {}
         for setting in ("1", "0"):
             monkeypatch.setenv(fast_trace.ENV, setting)
-            result = frun.fuzz(config(tmp_path / setting, target=BRANCHY_TARGET, flavor="coverage",
+            result = frun.fuzz(config(tmp_path / setting, target=target, flavor="coverage",
                                       runs=100_000, seed=1))
             assert result.exit_code == 1 and len(result.findings) == 1
-            assert "BranchChainSolved" in art.read_sidecar(result.findings[0])["report"]
+            assert failure in art.read_sidecar(result.findings[0])["report"]
             outcomes[setting] = (result.final["number_of_executed_units"], result.findings[0].name)
             log = result.log.read_text()
             if setting == "1":
-                assert "fast branch tracing via atheris.core_without_libfuzzer" in log
+                assert "fast tracing via atheris.core_without_libfuzzer" in log
             else:
-                assert f"fast branch tracing off ({fast_trace.ENV}=0)" in log
+                assert f"fast tracing off ({fast_trace.ENV}=0)" in log
         assert outcomes["1"] == outcomes["0"]
 
     def test_clean_run_exits_0_and_grows_the_corpus(self, tmp_path):
