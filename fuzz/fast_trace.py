@@ -14,12 +14,17 @@ only inside `atheris.Fuzz()`. When the core cannot be found or lacks the
 symbols (another Atheris release), Atheris' own functions stay in place and
 the log says why; coverage is never lost, only speed. BLAZEFUZZ_FAST_TRACE=0
 turns the hook off.
+
+The argument conventions (a COMPARE_OP argument is the rich-comparison opid)
+are those of CPython 3.11, the project's Python, and Atheris 3.0; on another
+CPython the hook stays off rather than guess.
 """
 from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
 import os
+import sys
 import sysconfig
 from pathlib import Path
 
@@ -27,6 +32,7 @@ ENV = "BLAZEFUZZ_FAST_TRACE"
 # The Atheris core modules, in the order tried: `without` is the one loaded when
 # libFuzzer is already in the process (our preloads), `with` brings its own.
 CORES = ("core_without_libfuzzer", "core_with_libfuzzer")
+VERIFIED_PYTHON = (3, 11)
 
 
 def enabled() -> bool:
@@ -65,6 +71,10 @@ def wrap(fn, atheris, tracer_path: Path | None, log):
     """`fn` with a first-call hook that installs the fast tracer (see above)."""
     if not enabled():
         log(f"INFO: blazefuzz harness: fast tracing off ({ENV}=0)\n")
+        return fn
+    if sys.version_info[:2] != VERIFIED_PYTHON:
+        log(f"INFO: blazefuzz harness: fast tracing off (verified on CPython "
+            f"{'.'.join(map(str, VERIFIED_PYTHON))} only)\n")
         return fn
     if tracer_path is None or not tracer_path.is_file():
         log("INFO: blazefuzz harness: fast tracing off (the build has no tracer; "

@@ -23,6 +23,13 @@ def test_without_a_tracer_the_target_is_returned_as_it_is_and_the_log_says_why(t
     assert all("fast tracing off (the build has no tracer" in line for line in lines)
 
 
+def test_another_python_keeps_atheris_own_functions(monkeypatch, tmp_path):
+    monkeypatch.setattr(fast_trace, "VERIFIED_PYTHON", (2, 7))
+    lines = []
+    assert fast_trace.wrap(target, atheris, tmp_path / "any.so", lines.append) is target
+    assert lines == ["INFO: blazefuzz harness: fast tracing off (verified on CPython 2.7 only)\n"]
+
+
 def test_the_environment_switch_turns_it_off(monkeypatch, tmp_path):
     monkeypatch.setenv(fast_trace.ENV, "0")
     lines = []
