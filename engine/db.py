@@ -124,6 +124,7 @@ class BlazeDB:
             self._catalog_gen = 0
             self._txn_gen = 0
             self._load_catalog()
+            self._verify_trees()
             self._continue_ids()
         except BaseException:
             self._store.close()
@@ -163,10 +164,26 @@ class BlazeDB:
         if self._store.closed:
             raise ClosedError("the database is closed")
 
+    def _verify_trees(self):
+        """Every tree the database relies on resolves by name. A damaged catalog
+        B+tree can list a name that a lookup then misses; without this check
+        the first read of that tree would fail with the store's KeyError."""
+        for name in (RECORDS, *(idx.tree for idx in self._indexes.values())):
+            try:
+                self._store.count(name)
+            except KeyError:
+                raise CorruptDatabaseError(
+                    f"catalog: tree {name!r} cannot be found (the catalog is damaged, "
+                    f"or an index lost its tree)") from None
+
     def _continue_ids(self):
         """New ids sort after every stored one, even when the clock is behind it."""
         if isinstance(self._new_id, IdGenerator):
             for key, _ in self._store.scan(RECORDS, reverse=True):
+                if len(key) != ID_LEN:   # only a damaged file has such a key
+                    raise CorruptDatabaseError(
+                        f"records tree: its last key {key[:32].hex()}{'...' if len(key) > 32 else ''} "
+                        f"is {len(key)} bytes, not a {ID_LEN}-byte record id")
                 self._new_id.advance_past(_UUID(bytes=key))
                 break
 

@@ -1,8 +1,18 @@
 """Fuzz target `file`: arbitrary bytes as a database file and its WAL.
 
-Input layout: 4 bytes little-endian `split`, then the payload; the database
-file is payload[:split % (len(payload) + 1)] and the WAL the rest (no WAL
-file when the rest is empty). Both go into the process's MemFS; then:
+Input layout: a 4-byte little-endian word, then the payload. Its low 31 bits
+are `split`: the database file is payload[:split % (len(payload) + 1)] and the
+WAL the rest (no WAL file when the rest is empty). Its top bit chooses how
+checksums are treated:
+
+  0  every whole page of the database file is resealed first (its CRC32C
+     trailer recomputed: engine._store.reseal_pages), so a mutated page
+     passes its checksum and exercises the header and B+tree code behind it.
+     Without this, almost every mutation stops at "fails its checksum".
+  1  the bytes are used as they are: the checksum checks themselves.
+
+WAL frames are never resealed (recovery stops at the first bad frame, which is
+its documented behaviour). Both files go into the process's MemFS; then:
 
   open      BlazeDB opens (recovering the WAL) or raises CorruptDatabaseError;
             any other BlazeError is a mismatch, anything else a crash.
@@ -13,9 +23,11 @@ file when the rest is empty). Both go into the process's MemFS; then:
             raise CorruptDatabaseError but nothing else.
 
 `encode_input(db_bytes, wal_bytes)` builds an input from two files (seeds).
+`database_files(data)` gives the two files a run uses (resealed or not).
 """
 from __future__ import annotations
 
+from engine._native import store as _store
 from engine.db import BlazeDB
 from engine.errors import BlazeError, CorruptDatabaseError
 from engine.query import F
@@ -24,16 +36,29 @@ from fuzz.targets import memfs
 
 DB_FILE = "file.blazedb"
 WAL_FILE = DB_FILE + "-wal"
+RAW_CHECKSUMS = 1 << 31       # top bit of the header word: do not reseal
 
 
 def split_input(data: bytes) -> tuple[bytes, bytes]:
+    """The database file and WAL bytes as the input holds them."""
     head, payload = data[:4], data[4:]
-    split = int.from_bytes(head.ljust(4, b"\0"), "little") % (len(payload) + 1)
+    split = (int.from_bytes(head.ljust(4, b"\0"), "little") & ~RAW_CHECKSUMS) % (len(payload) + 1)
     return payload[:split], payload[split:]
 
 
-def encode_input(db_bytes: bytes, wal_bytes: bytes = b"") -> bytes:
-    return len(db_bytes).to_bytes(4, "little") + db_bytes + wal_bytes
+def reseals(data: bytes) -> bool:
+    return not int.from_bytes(data[:4].ljust(4, b"\0"), "little") & RAW_CHECKSUMS
+
+
+def database_files(data: bytes) -> tuple[bytes, bytes]:
+    """The database file and WAL a run of `data` opens."""
+    db_bytes, wal_bytes = split_input(data)
+    return (_store.reseal_pages(db_bytes) if reseals(data) else db_bytes), wal_bytes
+
+
+def encode_input(db_bytes: bytes, wal_bytes: bytes = b"", *, reseal: bool = True) -> bytes:
+    word = len(db_bytes) | (0 if reseal else RAW_CHECKSUMS)
+    return word.to_bytes(4, "little") + db_bytes + wal_bytes
 
 
 def _reads(db) -> dict:
@@ -54,7 +79,7 @@ def _unexpected(stage: str, exc: BaseException):
 
 
 def test_one_input(data: bytes) -> None:
-    db_bytes, wal_bytes = split_input(data)
+    db_bytes, wal_bytes = database_files(data)
     fs = memfs.fresh()
     fs.write_file(DB_FILE, db_bytes)
     if wal_bytes:
@@ -98,7 +123,7 @@ def test_one_input(data: bytes) -> None:
 
 
 def describe_input(data: bytes) -> str:
-    db_bytes, wal_bytes = split_input(data)
+    db_bytes, wal_bytes = database_files(data)
     return ("from engine._native import store\nfrom engine.db import BlazeDB\n\n"
             "fs = store.MemFS()\n"
             f"fs.write_file({DB_FILE!r}, bytes.fromhex({db_bytes.hex()!r}))\n"

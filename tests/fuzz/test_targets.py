@@ -225,6 +225,23 @@ def test_file_target_survives_damaged_files():
         file_target.test_one_input(good[:cut])
 
 
+def test_file_target_reseals_pages_unless_the_top_bit_says_not_to():
+    good = (CORPUS / "file" / "crud-checkpointed").read_bytes()
+    db_bytes, wal_bytes = file_target.split_input(good)
+    assert wal_bytes == b"" and file_target.reseals(good)
+    damaged = bytearray(db_bytes)
+    damaged[4096 + 50] ^= 0x10                              # inside page 1, behind its checksum
+    resealing = file_target.encode_input(bytes(damaged))
+    raw = file_target.encode_input(bytes(damaged), reseal=False)
+    assert raw[3] & 0x80 and file_target.split_input(raw) == file_target.split_input(resealing)
+    assert file_target.database_files(raw)[0] == bytes(damaged)
+    resealed = file_target.database_files(resealing)[0]
+    assert resealed != bytes(damaged) and resealed[:4096 + 4092] == bytes(damaged)[:4096 + 4092]
+    assert resealed.hex() in file_target.describe_input(resealing)      # the reproducer stands alone
+    for data in (resealing, raw):
+        file_target.test_one_input(data)       # open works or CorruptDatabaseError, either way
+
+
 @pytest.mark.parametrize("kind", [0, 1, 2, 3])
 def test_crash_target_every_kind_on_a_write_heavy_stream(kind):
     ops = O.decode((CORPUS / "ops" / "churn").read_bytes())

@@ -110,16 +110,22 @@ static void unlock(bz_file *f, int which)
 
 /* ---- errors naming pages ---- */
 
-static int corrupt(bz_err *err, int64_t page, int64_t frame, const char *fmt, const char *path, uint32_t a)
+static int corrupt2(bz_err *err, int64_t page, int64_t frame, const char *fmt, const char *path,
+                    uint32_t a, uint32_t b)
 {
     char what[160];
-    snprintf(what, sizeof what, fmt, a);
+    snprintf(what, sizeof what, fmt, a, b);
     if (err->rc == BZ_OK) {
         bz_err_set(err, BZ_CORRUPT, "%s: %s", path, what);
         err->page = page;
         err->frame = frame;
     }
     return err->rc;
+}
+
+static int corrupt(bz_err *err, int64_t page, int64_t frame, const char *fmt, const char *path, uint32_t a)
+{
+    return corrupt2(err, page, frame, fmt, path, a, 0);
 }
 
 /* ---- the page cache ---- */
@@ -319,7 +325,22 @@ static int load_hdr(bz_pager *p, int *fresh, bz_err *err)
     }
     if (!bz_page_verify(0, b))
         return corrupt(err, 0, -1, "header page %u fails its checksum", p->path, 0);
-    return decode_hdr(p, b, &p->h, err);
+    if ((rc = decode_hdr(p, b, &p->h, err)) != BZ_OK)
+        return rc;
+    /* Every page below the page count was written by some commit, so it is in
+     * the file or in the log. A larger count is damage, and believing it would
+     * make the next checkpoint grow the file to match (terabytes, for a
+     * count near 2^32). */
+    uint64_t size = 0;
+    if ((rc = p->db->m->size(p->db, &size, err)) != BZ_OK)
+        return rc;
+    uint64_t held = (size + BZ_PAGE_SIZE - 1) / BZ_PAGE_SIZE;
+    if (wal_page_limit(p->wal) > held)
+        held = wal_page_limit(p->wal);
+    if (p->h.page_count > held)
+        return corrupt2(err, 0, -1, "header page 0: page count %u exceeds the %u pages that the file "
+                        "and its log hold", p->path, p->h.page_count, (uint32_t)held);
+    return BZ_OK;
 }
 
 /* ---- open / close ---- */

@@ -21,6 +21,7 @@
 
 #include "store.h"
 #include "vfs.h"
+#include "wal.h"
 
 /* ---- engine.errors ---- */
 
@@ -1143,10 +1144,39 @@ static PyTypeObject StoreType = {
 
 /* ================================ module ================================= */
 
+/* reseal_pages(data) -> bytes: a copy of a database file image in which every
+ * whole page carries the checksum trailer its page number and contents call
+ * for (bz_page_seal); a partial last page is copied as it is. For fuzzing and
+ * corruption tests: a mutated page then passes its checksum and reaches the
+ * header and B+tree code behind it. */
+static PyObject *module_reseal_pages(PyObject *module, PyObject *arg)
+{
+    (void)module;
+    Py_buffer in;
+    if (PyObject_GetBuffer(arg, &in, PyBUF_SIMPLE) < 0)
+        return NULL;
+    PyObject *out = PyBytes_FromStringAndSize((const char *)in.buf, in.len);
+    PyBuffer_Release(&in);
+    if (!out)
+        return NULL;
+    uint8_t *image = (uint8_t *)PyBytes_AS_STRING(out);
+    size_t pages = (size_t)PyBytes_GET_SIZE(out) / BZ_PAGE_SIZE;
+    for (size_t i = 0; i < pages && i <= UINT32_MAX; i++)
+        bz_page_seal((bz_pgno)i, image + i * BZ_PAGE_SIZE);
+    return out;
+}
+
+static PyMethodDef module_methods[] = {
+    { "reseal_pages", module_reseal_pages, METH_O,
+      "reseal_pages(data) -> bytes: the database file image with every whole page's "
+      "checksum recomputed (for fuzzing and corruption tests)." },
+    { NULL, NULL, 0, NULL },
+};
+
 static struct PyModuleDef store_module = {
     PyModuleDef_HEAD_INIT, "_store",
     "BlazeDB's storage core: Store, MemFS and FaultVFS (docs/CONTRACTS.md section 1).", -1,
-    NULL, NULL, NULL, NULL, NULL,
+    module_methods, NULL, NULL, NULL, NULL,
 };
 
 static int load_errors(void)

@@ -1,0 +1,116 @@
+"""Damaged database files whose pages still pass their checksums.
+
+The `file` fuzz target reseals every page it mutates (engine._store.reseal_pages),
+so its inputs reach the code behind the checksums. Each finding is kept here as
+a regression test, built from the smallest damage that shows it: opening such a
+file works or raises CorruptDatabaseError naming the problem, never anything else.
+"""
+from __future__ import annotations
+
+import struct
+import uuid
+
+import pytest
+
+from engine._native import codec, store
+from engine.db import RECORDS, BlazeDB
+from engine.errors import CorruptDatabaseError
+
+DB = "damaged.blazedb"
+PAGE = store.PAGE_SIZE
+
+
+def database_image(fill) -> bytes:
+    """The bytes of a checkpointed database after `fill(db)`."""
+    fs = store.MemFS()
+    db = BlazeDB(DB, vfs=fs)
+    fill(db)
+    db.checkpoint()
+    db.close()
+    return fs.read_file(DB)
+
+
+def opened(image: bytes) -> BlazeDB:
+    fs = store.MemFS()
+    fs.write_file(DB, image)
+    return BlazeDB(DB, vfs=fs)
+
+
+# ---------------------------------------------------------------- reseal_pages
+
+
+def test_reseal_pages_makes_a_flipped_byte_pass_its_checksum():
+    image = database_image(lambda db: db.insert({"a": 1}))
+    assert len(image) % PAGE == 0 and len(image) >= 2 * PAGE
+    damaged = bytearray(image)
+    damaged[PAGE + 100] ^= 0x01               # a byte inside page 1, not its trailer
+    with pytest.raises(CorruptDatabaseError, match="page 1 fails its checksum"):
+        opened(bytes(damaged)).check()
+    resealed = store.reseal_pages(bytes(damaged))
+    assert resealed[:PAGE + PAGE - 4] == bytes(damaged[:PAGE + PAGE - 4])   # only trailers change
+    assert store.reseal_pages(image) == image                                 # a sound file is unchanged
+    try:
+        opened(resealed).check()
+    except CorruptDatabaseError as exc:
+        assert "checksum" not in str(exc)     # whatever is wrong now lies behind the checksum
+
+
+def test_reseal_pages_takes_any_buffer_and_leaves_a_partial_page_alone():
+    image = database_image(lambda db: None)
+    tail = b"\x07" * 10
+    for kind in (bytes, bytearray, memoryview):
+        assert store.reseal_pages(kind(image + tail)) == image + tail
+    assert store.reseal_pages(b"") == b""
+    with pytest.raises(TypeError):
+        store.reseal_pages("not bytes")
+
+
+# ---------------------------------------------------------------- findings
+
+
+def test_records_tree_whose_last_key_is_not_a_record_id():
+    """Found by the file target: open read the last key of the records tree as a
+    UUID and failed with ValueError ("bytes is not a 16-char string")."""
+    def fill(db):
+        db.insert({"a": 1})
+        db._store.put(RECORDS, b"\xff\xff\xff", codec.encode({"id": uuid.uuid4()}))
+    image = database_image(fill)
+    with pytest.raises(CorruptDatabaseError, match="records tree: its last key ffffff is 3 bytes, "
+                                                   "not a 16-byte record id"):
+        opened(image)
+
+
+def test_header_page_count_beyond_the_file_and_its_log():
+    """Found by the file target: a resealed header claiming 2,597,300,485 pages
+    opened, and close() then failed with DiskFullError ("File too large") when
+    the checkpoint grew the file to match."""
+    image = bytearray(database_image(lambda db: db.insert({"a": 1})))
+    pages = len(image) // PAGE
+    assert struct.unpack_from("<I", image, 16) == (pages,)
+    struct.pack_into("<I", image, 16, 2_597_300_485)
+    with pytest.raises(CorruptDatabaseError, match=f"header page 0: page count 2597300485 exceeds the "
+                                                   f"{pages} pages that the file and its log hold"):
+        opened(store.reseal_pages(bytes(image)))
+    struct.pack_into("<I", image, 16, pages + 1)          # one page too many is caught as well
+    with pytest.raises(CorruptDatabaseError, match="exceeds"):
+        opened(store.reseal_pages(bytes(image)))
+    struct.pack_into("<I", image, 16, pages)              # the true count opens
+    opened(store.reseal_pages(bytes(image))).close()
+
+
+def test_pages_still_in_the_log_count_as_held():
+    """A database whose newest pages live only in the log (no checkpoint yet)
+    has a page count beyond its file's size, and that is sound."""
+    fs = store.MemFS()
+    db = BlazeDB(DB, vfs=fs, checkpoint_pages=100_000)
+    db.insert_many([{"n": i, "pad": "x" * 500} for i in range(40)])   # new pages, all in the log
+    wal = fs.read_file(DB + "-wal")
+    image = fs.read_file(DB)
+    db._store = None                                     # abandon without close(): no checkpoint
+    fresh = store.MemFS()
+    fresh.write_file(DB, image)
+    fresh.write_file(DB + "-wal", wal)
+    reopened = BlazeDB(DB, vfs=fresh)
+    assert reopened.count() == 40 and reopened.check()["records"] == 40
+    assert reopened._store.stats()["pages"] > -(-len(image) // PAGE)
+    reopened.close()
