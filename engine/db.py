@@ -195,7 +195,7 @@ class BlazeDB:
             entries = []
         for key, value in entries:
             if key.startswith(CATALOG_PREFIX):
-                idx = IndexDef.from_catalog(value)
+                idx = IndexDef.from_catalog(key, value)
                 indexes[idx.name] = idx
         self._indexes = indexes
         self._eq_cache = {}

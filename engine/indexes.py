@@ -13,7 +13,7 @@ exactly the keys with prefix `index_key(values)` followed by 16 id bytes.
 from __future__ import annotations
 
 from engine._native import codec as _codec
-from engine.errors import BlazeIndexError, QueryError, UniqueConstraintError
+from engine.errors import BlazeIndexError, CorruptDatabaseError, QueryError, UniqueConstraintError
 from engine.semantics import make_getter, parse_path
 from engine.types import MISSING
 
@@ -61,9 +61,22 @@ class IndexDef:
         return CATALOG_PREFIX + self.name.encode(), value
 
     @classmethod
-    def from_catalog(cls, value: bytes) -> IndexDef:
-        d = _codec.decode(value)
-        return cls(d["name"], tuple(d["fields"]), bool(d["unique"]))
+    def from_catalog(cls, key: bytes, value: bytes) -> IndexDef:
+        """The index a catalog entry describes; CorruptDatabaseError naming the
+        entry when it is not one `catalog_entry` could have written."""
+        d = _codec.decode(value)      # CorruptRecordError for bytes that are no record
+        name = d.get("name") if isinstance(d, dict) else None
+        fields, unique = (d.get("fields"), d.get("unique")) if name is not None else (None, None)
+        try:
+            if (not isinstance(fields, list) or not isinstance(unique, bool)
+                    or CATALOG_PREFIX + check_name(name).encode() != key
+                    or d.get("tree") != TREE_PREFIX + name or len(d) != 4):
+                raise BlazeIndexError("fields")
+            idx = cls(name, normalize_fields(fields), unique)
+        except (BlazeIndexError, QueryError, TypeError):
+            raise CorruptDatabaseError(
+                f"catalog entry {key[:120]!r} is not an index definition: {d!r:.200}") from None
+        return idx
 
     def __repr__(self):
         return f"IndexDef({self.name!r}, {self.fields!r}, unique={self.unique})"

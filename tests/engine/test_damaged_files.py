@@ -14,6 +14,7 @@ import pytest
 
 from engine._native import codec, store
 from engine.db import RECORDS, BlazeDB
+from engine.indexes import CATALOG_TREE
 from engine.errors import CorruptDatabaseError
 
 DB = "damaged.blazedb"
@@ -114,3 +115,29 @@ def test_pages_still_in_the_log_count_as_held():
     assert reopened.count() == 40 and reopened.check()["records"] == 40
     assert reopened._store.stats()["pages"] > -(-len(image) // PAGE)
     reopened.close()
+
+
+@pytest.mark.parametrize("entry", [
+    {"name": "ix", "fieldw": ["a"], "unique": False, "tree": "idx:ix"},        # the finding: a renamed key
+    {"name": "ix", "fields": "a", "unique": False, "tree": "idx:ix"},
+    {"name": "ix", "fields": ["a"], "unique": 0, "tree": "idx:ix"},
+    {"name": "ix", "fields": ["a"], "unique": False, "tree": "idx:other"},
+    {"name": "other", "fields": ["a"], "unique": False, "tree": "idx:other"},  # not the name in its key
+    {"name": "ix", "fields": ["a", "a"], "unique": False, "tree": "idx:ix"},
+    {"name": "ix", "fields": [], "unique": False, "tree": "idx:ix"},
+])
+def test_catalog_entry_that_is_no_index_definition(entry):
+    """Found by the file target: a catalog entry missing "fields" failed open with KeyError."""
+    def fill(db):
+        db.create_index(["a"], name="ix")
+        db._store.put(CATALOG_TREE, b"index:ix", codec.encode(entry))
+    with pytest.raises(CorruptDatabaseError, match=r"catalog entry b'index:ix' is not an index definition"):
+        opened(database_image(fill))
+
+
+def test_catalog_entry_that_is_no_record():
+    def fill(db):
+        db.create_index(["a"], name="ix")
+        db._store.put(CATALOG_TREE, b"index:ix", b"\x00garbage")
+    with pytest.raises(CorruptDatabaseError):
+        opened(database_image(fill))
