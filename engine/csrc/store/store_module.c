@@ -40,9 +40,8 @@ static PyObject *os_error(PyObject *cls, int sys_errno, const char *msg)
 }
 
 /* Raises the engine.errors class for a failed call; returns NULL. */
-static PyObject *raise_bz(int rc, const bz_err *e)
+static PyObject *raise_bz_text(int rc, const bz_err *e, const char *msg)
 {
-    const char *msg = e->msg[0] ? e->msg : "storage error";
     switch (rc) {
     case BZ_IOERR:
         return os_error(ErrStorage, e->sys_errno ? e->sys_errno : EIO, msg);
@@ -91,6 +90,20 @@ static PyObject *raise_bz(int rc, const bz_err *e)
         PyErr_Format(ErrBlaze, "%s (code %d)", msg, rc);
         return NULL;
     }
+}
+
+/* Messages quote tree names and other bytes read from the file, which need not
+ * be UTF-8 (a damaged file): the text the exception carries escapes them. */
+static PyObject *raise_bz(int rc, const bz_err *e)
+{
+    const char *raw = e->msg[0] ? e->msg : "storage error";
+    PyObject *text = PyUnicode_DecodeUTF8(raw, (Py_ssize_t)strlen(raw), "backslashreplace");
+    if (!text)
+        return NULL;
+    const char *msg = PyUnicode_AsUTF8(text);
+    PyObject *result = msg ? raise_bz_text(rc, e, msg) : NULL;
+    Py_DECREF(text);
+    return result;
 }
 
 /* ---- waiting without the GIL ---- */
