@@ -65,17 +65,17 @@ class IndexDef:
         """The index a catalog entry describes; CorruptDatabaseError naming the
         entry when it is not one `catalog_entry` could have written."""
         d = _codec.decode(value)      # CorruptRecordError for bytes that are no record
-        name = d.get("name") if isinstance(d, dict) else None
-        fields, unique = (d.get("fields"), d.get("unique")) if name is not None else (None, None)
         try:
-            if (not isinstance(fields, list) or not isinstance(unique, bool)
-                    or CATALOG_PREFIX + check_name(name).encode() != key
-                    or d.get("tree") != TREE_PREFIX + name or len(d) != 4):
-                raise BlazeIndexError("fields")
-            idx = cls(name, normalize_fields(fields), unique)
-        except (BlazeIndexError, QueryError, TypeError):
-            raise CorruptDatabaseError(
-                f"catalog entry {key[:120]!r} is not an index definition: {d!r:.200}") from None
+            name, fields, unique = d["name"], d["fields"], d["unique"]
+            well_formed = (set(d) == {"name", "fields", "unique", "tree"}
+                           and isinstance(fields, list) and isinstance(unique, bool)
+                           and key == CATALOG_PREFIX + check_name(name).encode()
+                           and d["tree"] == TREE_PREFIX + name)
+            idx = cls(name, normalize_fields(fields), unique) if well_formed else None
+        except (KeyError, TypeError, BlazeIndexError, QueryError):
+            idx = None
+        if idx is None:
+            raise CorruptDatabaseError(f"catalog entry {key[:120]!r} is not an index definition: {d!r:.200}")
         return idx
 
     def __repr__(self):

@@ -97,8 +97,7 @@ def render(rows: list[dict]) -> None:
 
     table = Table(title="blazefuzz bench fuzz")
     for col in ("target", "build", "exec/s", "cov", "ft", "corpus", "max_len", "ops/input", "execs",
-                "asan/cov exec/s",
-                "goal", "note"):
+                "asan/cov exec/s", "goal", "note"):
         table.add_column(col, justify="left" if col in ("target", "build", "note", "goal") else "right")
     by_key = {(r["target"], r["build"]): r for r in rows}
     for r in rows:

@@ -12,7 +12,7 @@ Layout of build/fuzz/<flavor>/ (written by `build()`, read by the runner):
   _store<EXT_SUFFIX>, _codec<EXT_SUFFIX>   the instrumented modules; loaded
                                              by engine/_native.py when
                                              BLAZEDB_NATIVE_DIR points here
-  _fast_trace<EXT_SUFFIX>   the harness' branch tracer (fuzz/csrc/fast_trace.c,
+  _fast_trace<EXT_SUFFIX>   the harness' Atheris tracer (fuzz/csrc/fast_trace.c,
                 fuzz/fast_trace.py): part of the fuzzer, not of the code under
                 test, so built -O2 without sanitizers or coverage
   preload.so    libFuzzer (+ ASan/UBSan runtime for asan/planted) from
