@@ -82,15 +82,27 @@ def validate_pred(p) -> None:
 
 # ---------------------------------------------------------------- predicates (§3)
 
-def matches(p, record: dict) -> bool:
+def _nested(record: dict, path: tuple):
+    return lookup(record, _segs(path))
+
+
+def _column(row: dict, path: tuple):
+    """An aggregation row's column: a group path is one column named by the
+    whole dotted path (semantics.md §6), never a walk into nested values."""
+    return row.get(O.dotted(path), MISSING)
+
+
+def matches(p, record: dict, value_of=_nested) -> bool:
+    """Whether `record` satisfies p; `value_of(record, path)` reads a path
+    (_column for the rows `having` filters)."""
     kind = type(p)
     if kind is O.And:
-        return matches(p.left, record) and matches(p.right, record)
+        return matches(p.left, record, value_of) and matches(p.right, record, value_of)
     if kind is O.Or:
-        return matches(p.left, record) or matches(p.right, record)
+        return matches(p.left, record, value_of) or matches(p.right, record, value_of)
     if kind is O.Not:
-        return not matches(p.inner, record)
-    x = lookup(record, _segs(p.path))
+        return not matches(p.inner, record, value_of)
+    x = value_of(record, p.path)
     if kind is O.Exists:
         return x is not MISSING
     if kind is O.Missing:
@@ -254,7 +266,7 @@ def run_aggregate(records: dict, func: str, path: tuple, where, group_by: tuple,
     rows = select(records, where)
     if not group_segs:
         out = [{AGG_NAME: aggregate_value(func, rows, segs)}]
-        return out if having is None else [r for r in out if matches(having, r)]
+        return out if having is None else [r for r in out if matches(having, r, _column)]
     groups: dict = {}
     for r in rows:  # rows come in id order: the first of a group has the smallest id
         vals = tuple(lookup(r, s) for _, s in group_segs)
@@ -268,7 +280,7 @@ def run_aggregate(records: dict, func: str, path: tuple, where, group_by: tuple,
         row = {name: v for (name, _), v in zip(group_segs, vals) if v is not MISSING}
         row[AGG_NAME] = aggregate_value(func, members, segs)
         out.append(row)
-    return out if having is None else [r for r in out if matches(having, r)]
+    return out if having is None else [r for r in out if matches(having, r, _column)]
 
 
 def index_values(record: dict, paths: tuple) -> tuple:

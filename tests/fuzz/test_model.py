@@ -159,6 +159,18 @@ def test_having_filters_aggregate_rows():
     assert run(m, O.Aggregate("count_all", ("a",), None, (), O.Missing(("_agg",)))) == []
 
 
+def test_having_reads_a_group_path_as_one_column_named_by_the_whole_path():
+    """Found by the ops target: the model walked ("Z", "Z") into nested values,
+    found no row["Z"] and dropped the group; semantics.md §6 makes the group
+    path one column, "Z.Z", so the engine kept it (and was right)."""
+    m = filled({"Z": {"Z": 1}}, {"Z": {"Z": 1}})
+    path = ("Z", "Z")
+    rows = run(m, O.Aggregate("count", path, None, (path,), O.Exists(path)))
+    assert rows == [{"Z.Z": 1, "_agg": 2}]
+    assert run(m, O.Aggregate("count", path, None, (path,), O.Missing(path))) == []
+    assert run(m, O.Aggregate("count", path, None, (path,), O.Cmp(path, "==", 1))) == rows
+
+
 def test_without_order_by_results_come_in_id_order():
     ids = [uuid.UUID(int=3), uuid.UUID(int=1), uuid.UUID(int=2)]
     m = Model()
