@@ -5,14 +5,15 @@ are `split`: the database file is payload[:split % (len(payload) + 1)] and the
 WAL the rest (no WAL file when the rest is empty). Its top bit chooses how
 checksums are treated:
 
-  0  every whole page of the database file is resealed first (its CRC32C
-     trailer recomputed: engine._store.reseal_pages), so a mutated page
-     passes its checksum and exercises the header and B+tree code behind it.
-     Without this, almost every mutation stops at "fails its checksum".
+  0  both files are resealed first: every whole page of the database file
+     gets the CRC32C trailer its contents call for (engine._store.reseal_pages),
+     and the WAL its header CRC, page trailers and cumulative frame CRCs
+     (reseal_wal). A mutated page or frame then passes its checksum and
+     exercises the header, B+tree and recovery code behind it; without this,
+     almost every mutation stops at "fails its checksum" or ends the log.
   1  the bytes are used as they are: the checksum checks themselves.
 
-WAL frames are never resealed (recovery stops at the first bad frame, which is
-its documented behaviour). Both files go into the process's MemFS; then:
+Both files go into the process's MemFS; then:
 
   open      BlazeDB opens (recovering the WAL) or raises CorruptDatabaseError;
             any other BlazeError is a mismatch, anything else a crash.
@@ -53,7 +54,9 @@ def reseals(data: bytes) -> bool:
 def database_files(data: bytes) -> tuple[bytes, bytes]:
     """The database file and WAL a run of `data` opens."""
     db_bytes, wal_bytes = split_input(data)
-    return (_store.reseal_pages(db_bytes) if reseals(data) else db_bytes), wal_bytes
+    if not reseals(data):
+        return db_bytes, wal_bytes
+    return _store.reseal_pages(db_bytes), _store.reseal_wal(wal_bytes)
 
 
 def encode_input(db_bytes: bytes, wal_bytes: bytes = b"", *, reseal: bool = True) -> bytes:

@@ -84,16 +84,19 @@ def test_records_tree_whose_last_key_is_not_a_record_id():
 def test_header_page_count_beyond_the_file_and_its_log():
     """Found by the file target: a resealed header claiming 2,597,300,485 pages
     opened, and close() then failed with DiskFullError ("File too large") when
-    the checkpoint grew the file to match."""
+    the checkpoint grew the file to match. (Found again through a log frame
+    for page 2^31: every page beyond the file must be in the log, not just
+    the highest one.)"""
     image = bytearray(database_image(lambda db: db.insert({"a": 1})))
     pages = len(image) // PAGE
     assert struct.unpack_from("<I", image, 16) == (pages,)
     struct.pack_into("<I", image, 16, 2_597_300_485)
-    with pytest.raises(CorruptDatabaseError, match=f"header page 0: page count 2597300485 exceeds the "
-                                                   f"{pages} pages that the file and its log hold"):
+    with pytest.raises(CorruptDatabaseError, match=f"header page 0: page count 2597300485, but "
+                                                   f"{2_597_300_485 - pages} of its pages are neither "
+                                                   f"in the file nor in its log"):
         opened(store.reseal_pages(bytes(image)))
     struct.pack_into("<I", image, 16, pages + 1)          # one page too many is caught as well
-    with pytest.raises(CorruptDatabaseError, match="exceeds"):
+    with pytest.raises(CorruptDatabaseError, match="but 1 of its pages"):
         opened(store.reseal_pages(bytes(image)))
     struct.pack_into("<I", image, 16, pages)              # the true count opens
     opened(store.reseal_pages(bytes(image))).close()
@@ -141,3 +144,85 @@ def test_catalog_entry_that_is_no_record():
         db._store.put(CATALOG_TREE, b"index:ix", b"\x00garbage")
     with pytest.raises(CorruptDatabaseError):
         opened(database_image(fill))
+
+
+def test_reseal_wal_makes_a_damaged_frame_count_again():
+    """A flipped byte in a committed frame ends recovery there (the transaction
+    is lost); resealed, the frame verifies and its content is what recovery sees."""
+    fs = store.MemFS()
+    db = BlazeDB(DB, vfs=fs, checkpoint_pages=100_000)
+    db.insert({"a": 1})
+    image, wal = fs.read_file(DB), fs.read_file(DB + "-wal")
+    db._store = None                                     # abandon without close(): no checkpoint
+    assert store.reseal_wal(wal) == wal                  # a sound log is unchanged
+    header, frame = 32, 24 + PAGE
+    damaged = bytearray(wal)
+    damaged[header + 24 + 200] ^= 0x01                   # page image of the first frame
+    damaged[header + frame + 10] ^= 0x01                 # txn id of the second frame: recovery judges it
+
+    def frames_recovered(log: bytes) -> int:
+        fresh = store.MemFS()
+        fresh.write_file(DB, image)
+        fresh.write_file(DB + "-wal", log)
+        s = store.Store(DB, vfs=fresh)
+        try:
+            return s.stats()["wal_frames"]
+        finally:
+            s.close()
+
+    assert frames_recovered(wal) > 0 and frames_recovered(bytes(damaged)) == 0
+    resealed = store.reseal_wal(bytes(damaged))
+    assert len(resealed) == len(wal) and resealed[header + 10] == damaged[header + 10]
+    assert frames_recovered(resealed) == 0               # checksums fixed; the broken txn id still ends it
+    damaged[header + frame + 10] ^= 0x01                 # restore the txn id: only the page is damaged now
+    assert frames_recovered(bytes(damaged)) == 0 and frames_recovered(store.reseal_wal(bytes(damaged))) > 0
+    assert store.reseal_wal(b"short") == b"short"
+
+
+def _log_with_extra_transaction(wal: bytes, pgno: int, commit: int) -> bytes:
+    """The log plus one single-frame transaction for page `pgno` committing
+    `commit` pages, resealed so that only the recovery rules judge it."""
+    salt1 = struct.unpack_from("<I", wal, 16)[0]
+    frame_size = 24 + PAGE
+    txns = [struct.unpack_from("<Q", wal, off + 8)[0] for off in range(32, len(wal) - frame_size + 1, frame_size)]
+    frame = struct.pack("<IIQII", pgno, commit, max(txns, default=0) + 1, salt1, 0) + bytes(PAGE)
+    return store.reseal_wal(wal + frame)
+
+
+def _logged_database(fill, keep_file: bool = True) -> tuple[bytes, bytes]:
+    fs = store.MemFS()
+    db = BlazeDB(DB, vfs=fs, checkpoint_pages=100_000)
+    fill(db)
+    files = fs.read_file(DB) if keep_file else b"", fs.read_file(DB + "-wal")
+    db._store = None                                     # abandon without close(): no checkpoint
+    return files
+
+
+def _open_files(image: bytes, wal: bytes) -> BlazeDB:
+    fs = store.MemFS()
+    fs.write_file(DB, image)
+    fs.write_file(DB + "-wal", wal)
+    return BlazeDB(DB, vfs=fs)
+
+
+def test_log_committing_a_page_beyond_the_page_count():
+    """Found by the file target once logs were resealed: a one-frame transaction
+    for page 4,294,967,043 (its commit count 2^32 - 1, no header frame) was
+    recovered, and close() failed with DiskFullError checkpointing it into place."""
+    image, wal = _logged_database(lambda db: db.insert({"a": 1}))
+    _open_files(image, store.reseal_wal(wal)).close()                      # the log as written is sound
+    damaged = _log_with_extra_transaction(wal, 4_294_967_043, 4_294_967_295)
+    with pytest.raises(CorruptDatabaseError, match=r"page count \d+, but the log holds 1 page\(s\) beyond it"):
+        _open_files(image, damaged)
+
+
+def test_log_of_pages_without_any_header_beside_an_empty_file():
+    """Found by the file target: an empty database file with a log committing
+    pages up to 291,501 and no header page opened as a new database; close()
+    then tried to grow the memory file to 2 GB (libFuzzer: out-of-memory)."""
+    _, wal = _logged_database(lambda db: None, keep_file=False)
+    header_only = wal[:32]
+    damaged = _log_with_extra_transaction(header_only, 291_501, 327_680)
+    with pytest.raises(CorruptDatabaseError, match=r"page count 1, but the log holds 1 page\(s\) beyond it"):
+        _open_files(b"", damaged)
+    _open_files(b"", header_only).close()                                  # an empty log is a new database

@@ -303,6 +303,30 @@ static int decode_hdr(bz_pager *p, const uint8_t *b, hdr *h, bz_err *err)
  * 0 of the file. An empty file is a new database (*fresh): its header page
  * reaches the disk with the first commit, through the WAL like every page,
  * so a database file is either empty or at least one page long. */
+/* Every page below the page count was written by some commit, so each one
+ * beyond the end of the file is in the log; and the count never shrinks, so
+ * every page in the log is below it. Anything else is damage, and believing
+ * it would make the next checkpoint grow the file to match (terabytes, for a
+ * page number near 2^32). `size` is the file's size in bytes; a new
+ * database (`fresh`) has no page on disk yet, its header included. */
+static int check_page_count(bz_pager *p, uint64_t size, int fresh, bz_err *err)
+{
+    uint64_t in_file = (size + BZ_PAGE_SIZE - 1) / BZ_PAGE_SIZE;
+    if (!fresh && p->h.page_count > in_file) {
+        uint32_t missing = p->h.page_count - (uint32_t)in_file;
+        uint32_t logged = wal_count_pages(p->wal, (bz_pgno)in_file, p->h.page_count);
+        if (logged != missing)
+            return corrupt2(err, 0, -1, "header page 0: page count %u, but %u of its pages are "
+                            "neither in the file nor in its log", p->path, p->h.page_count,
+                            missing - logged);
+    }
+    uint32_t logged_beyond = wal_count_pages(p->wal, p->h.page_count, (uint64_t)UINT32_MAX + 1);
+    if (logged_beyond)
+        return corrupt2(err, 0, -1, "header page 0: page count %u, but the log holds %u page(s) "
+                        "beyond it", p->path, p->h.page_count, logged_beyond);
+    return BZ_OK;
+}
+
 static int load_hdr(bz_pager *p, int *fresh, bz_err *err)
 {
     int beyond = 0;
@@ -321,26 +345,16 @@ static int load_hdr(bz_pager *p, int *fresh, bz_err *err)
         *fresh = 1;
         memset(&p->h, 0, sizeof p->h);
         p->h.page_count = 1;
-        return BZ_OK;
+        return check_page_count(p, size, 1, err);   /* a log of pages without a header is damage */
     }
     if (!bz_page_verify(0, b))
         return corrupt(err, 0, -1, "header page %u fails its checksum", p->path, 0);
     if ((rc = decode_hdr(p, b, &p->h, err)) != BZ_OK)
         return rc;
-    /* Every page below the page count was written by some commit, so it is in
-     * the file or in the log. A larger count is damage, and believing it would
-     * make the next checkpoint grow the file to match (terabytes, for a
-     * count near 2^32). */
     uint64_t size = 0;
     if ((rc = p->db->m->size(p->db, &size, err)) != BZ_OK)
         return rc;
-    uint64_t held = (size + BZ_PAGE_SIZE - 1) / BZ_PAGE_SIZE;
-    if (wal_page_limit(p->wal) > held)
-        held = wal_page_limit(p->wal);
-    if (p->h.page_count > held)
-        return corrupt2(err, 0, -1, "header page 0: page count %u exceeds the %u pages that the file "
-                        "and its log hold", p->path, p->h.page_count, (uint32_t)held);
-    return BZ_OK;
+    return check_page_count(p, size, 0, err);
 }
 
 /* ---- open / close ---- */

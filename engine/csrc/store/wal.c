@@ -49,7 +49,6 @@ struct bz_wal {
     bz_pgno *keys;
     uint32_t *vals;             /* frame + 1; 0 = empty slot */
     size_t icap, icount;
-    bz_pgno page_limit;         /* 1 + the highest page number indexed; 0: none */
     uint8_t *wbuf;              /* commit staging buffer, kept between commits */
     size_t wbuf_frames;         /* its capacity in frames */
 };
@@ -108,8 +107,6 @@ static int index_put(bz_wal *w, bz_pgno pgno, uint32_t frame)
         w->icount++;
     w->keys[s] = pgno;
     w->vals[s] = frame + 1;
-    if (pgno >= w->page_limit)
-        w->page_limit = pgno == UINT32_MAX ? pgno : pgno + 1;   /* saturates: no wrap to 0 */
     return 0;
 }
 
@@ -118,7 +115,6 @@ static void index_clear(bz_wal *w)
     if (w->icap)
         memset(w->vals, 0, w->icap * sizeof *w->vals);
     w->icount = 0;
-    w->page_limit = 0;
 }
 
 int wal_find(const bz_wal *w, bz_pgno pgno, uint32_t *frame)
@@ -562,6 +558,12 @@ int wal_restart(bz_wal *w, bz_err *err)
 int wal_needs_restart(const bz_wal *w) { return w->reset_failed; }
 
 uint32_t wal_frames(const bz_wal *w) { return w->nframes; }
-uint32_t wal_page_limit(const bz_wal *w) { return w->page_limit; }
+uint32_t wal_count_pages(const bz_wal *w, bz_pgno lo, uint64_t hi)
+{
+    uint32_t n = 0;
+    for (size_t i = 0; i < w->icap; i++)
+        n += w->vals[i] && w->keys[i] >= lo && w->keys[i] < hi;
+    return n;
+}
 uint64_t wal_last_txn(const bz_wal *w) { return w->last_txn; }
 uint64_t wal_syncs(const bz_wal *w) { return w->syncs; }

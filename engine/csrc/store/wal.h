@@ -59,7 +59,8 @@ int  wal_restart(bz_wal *w, bz_err *err);
 int  wal_needs_restart(const bz_wal *w);
 
 uint32_t wal_frames(const bz_wal *w);          /* committed frames in the log */
-uint32_t wal_page_limit(const bz_wal *w);      /* 1 + the highest page number in it; 0: none */
+/* How many distinct pages lo <= pgno < hi the committed log holds. */
+uint32_t wal_count_pages(const bz_wal *w, bz_pgno lo, uint64_t hi);
 uint64_t wal_last_txn(const bz_wal *w);        /* newest committed txn id (0: none) */
 uint64_t wal_syncs(const bz_wal *w);
 
