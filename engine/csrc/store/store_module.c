@@ -1158,6 +1158,17 @@ static PyTypeObject StoreType = {
 
 /* ================================ module ================================= */
 
+/* A new bytes object holding what the buffer `arg` holds (the resealers edit it). */
+static PyObject *bytes_copy(PyObject *arg)
+{
+    Py_buffer in;
+    if (PyObject_GetBuffer(arg, &in, PyBUF_SIMPLE) < 0)
+        return NULL;
+    PyObject *out = PyBytes_FromStringAndSize((const char *)in.buf, in.len);
+    PyBuffer_Release(&in);
+    return out;
+}
+
 /* reseal_pages(data) -> bytes: a copy of a database file image in which every
  * whole page carries the checksum trailer its page number and contents call
  * for (bz_page_seal); a partial last page is copied as it is. For fuzzing and
@@ -1166,11 +1177,7 @@ static PyTypeObject StoreType = {
 static PyObject *module_reseal_pages(PyObject *module, PyObject *arg)
 {
     (void)module;
-    Py_buffer in;
-    if (PyObject_GetBuffer(arg, &in, PyBUF_SIMPLE) < 0)
-        return NULL;
-    PyObject *out = PyBytes_FromStringAndSize((const char *)in.buf, in.len);
-    PyBuffer_Release(&in);
+    PyObject *out = bytes_copy(arg);
     if (!out)
         return NULL;
     uint8_t *image = (uint8_t *)PyBytes_AS_STRING(out);
@@ -1188,11 +1195,7 @@ static PyObject *module_reseal_pages(PyObject *module, PyObject *arg)
 static PyObject *module_reseal_wal(PyObject *module, PyObject *arg)
 {
     (void)module;
-    Py_buffer in;
-    if (PyObject_GetBuffer(arg, &in, PyBUF_SIMPLE) < 0)
-        return NULL;
-    PyObject *out = PyBytes_FromStringAndSize((const char *)in.buf, in.len);
-    PyBuffer_Release(&in);
+    PyObject *out = bytes_copy(arg);
     if (!out)
         return NULL;
     uint8_t *log = (uint8_t *)PyBytes_AS_STRING(out);
