@@ -40,15 +40,19 @@ WAL_FILE = DB_FILE + "-wal"
 RAW_CHECKSUMS = 1 << 31       # top bit of the header word: do not reseal
 
 
+def _header_word(data: bytes) -> int:
+    return int.from_bytes(data[:4].ljust(4, b"\0"), "little")
+
+
 def split_input(data: bytes) -> tuple[bytes, bytes]:
     """The database file and WAL bytes as the input holds them."""
-    head, payload = data[:4], data[4:]
-    split = (int.from_bytes(head.ljust(4, b"\0"), "little") & ~RAW_CHECKSUMS) % (len(payload) + 1)
+    payload = data[4:]
+    split = (_header_word(data) & ~RAW_CHECKSUMS) % (len(payload) + 1)
     return payload[:split], payload[split:]
 
 
 def reseals(data: bytes) -> bool:
-    return not int.from_bytes(data[:4].ljust(4, b"\0"), "little") & RAW_CHECKSUMS
+    return not _header_word(data) & RAW_CHECKSUMS
 
 
 def database_files(data: bytes) -> tuple[bytes, bytes]:

@@ -1,7 +1,8 @@
 """Damaged database files whose pages still pass their checksums.
 
-The `file` fuzz target reseals every page it mutates (engine._store.reseal_pages),
-so its inputs reach the code behind the checksums. Each finding is kept here as
+The `file` fuzz target reseals the pages and log frames it mutates
+(engine._store.reseal_pages, reseal_wal), so its inputs reach the code behind
+the checksums. Each finding is kept here as
 a regression test, built from the smallest damage that shows it: opening such a
 file works or raises CorruptDatabaseError naming the problem, never anything else.
 """
@@ -14,11 +15,13 @@ import pytest
 
 from engine._native import codec, store
 from engine.db import RECORDS, BlazeDB
-from engine.indexes import CATALOG_TREE
 from engine.errors import CorruptDatabaseError
+from engine.indexes import CATALOG_TREE
 
 DB = "damaged.blazedb"
+WAL = DB + "-wal"
 PAGE = store.PAGE_SIZE
+WAL_HEADER, FRAME = 32, 24 + PAGE       # engine/doc/wal_format.md
 
 
 def database_image(fill) -> bytes:
@@ -31,10 +34,27 @@ def database_image(fill) -> bytes:
     return fs.read_file(DB)
 
 
-def opened(image: bytes) -> BlazeDB:
+def logged_database(fill) -> tuple[bytes, bytes]:
+    """The database file and its log after `fill(db)`, with no checkpoint:
+    the newest pages are in the log only."""
+    fs = store.MemFS()
+    db = BlazeDB(DB, vfs=fs, checkpoint_pages=100_000)
+    fill(db)
+    files = fs.read_file(DB), fs.read_file(WAL)
+    db._store = None                                     # abandon without close(): no checkpoint
+    return files
+
+
+def memfs_with(image: bytes, wal: bytes | None = None):
     fs = store.MemFS()
     fs.write_file(DB, image)
-    return BlazeDB(DB, vfs=fs)
+    if wal is not None:
+        fs.write_file(WAL, wal)
+    return fs
+
+
+def opened(image: bytes, wal: bytes | None = None) -> BlazeDB:
+    return BlazeDB(DB, vfs=memfs_with(image, wal))
 
 
 # ---------------------------------------------------------------- reseal_pages
@@ -105,16 +125,9 @@ def test_header_page_count_beyond_the_file_and_its_log():
 def test_pages_still_in_the_log_count_as_held():
     """A database whose newest pages live only in the log (no checkpoint yet)
     has a page count beyond its file's size, and that is sound."""
-    fs = store.MemFS()
-    db = BlazeDB(DB, vfs=fs, checkpoint_pages=100_000)
-    db.insert_many([{"n": i, "pad": "x" * 500} for i in range(40)])   # new pages, all in the log
-    wal = fs.read_file(DB + "-wal")
-    image = fs.read_file(DB)
-    db._store = None                                     # abandon without close(): no checkpoint
-    fresh = store.MemFS()
-    fresh.write_file(DB, image)
-    fresh.write_file(DB + "-wal", wal)
-    reopened = BlazeDB(DB, vfs=fresh)
+    image, wal = logged_database(      # new pages, all in the log
+        lambda db: db.insert_many([{"n": i, "pad": "x" * 500} for i in range(40)]))
+    reopened = opened(image, wal)
     assert reopened.count() == 40 and reopened.check()["records"] == 40
     assert reopened._store.stats()["pages"] > -(-len(image) // PAGE)
     reopened.close()
@@ -149,22 +162,14 @@ def test_catalog_entry_that_is_no_record():
 def test_reseal_wal_makes_a_damaged_frame_count_again():
     """A flipped byte in a committed frame ends recovery there (the transaction
     is lost); resealed, the frame verifies and its content is what recovery sees."""
-    fs = store.MemFS()
-    db = BlazeDB(DB, vfs=fs, checkpoint_pages=100_000)
-    db.insert({"a": 1})
-    image, wal = fs.read_file(DB), fs.read_file(DB + "-wal")
-    db._store = None                                     # abandon without close(): no checkpoint
+    image, wal = logged_database(lambda db: db.insert({"a": 1}))
     assert store.reseal_wal(wal) == wal                  # a sound log is unchanged
-    header, frame = 32, 24 + PAGE
     damaged = bytearray(wal)
-    damaged[header + 24 + 200] ^= 0x01                   # page image of the first frame
-    damaged[header + frame + 10] ^= 0x01                 # txn id of the second frame: recovery judges it
+    damaged[WAL_HEADER + 24 + 200] ^= 0x01               # page image of the first frame
+    damaged[WAL_HEADER + FRAME + 10] ^= 0x01             # txn id of the second frame: recovery judges it
 
     def frames_recovered(log: bytes) -> int:
-        fresh = store.MemFS()
-        fresh.write_file(DB, image)
-        fresh.write_file(DB + "-wal", log)
-        s = store.Store(DB, vfs=fresh)
+        s = store.Store(DB, vfs=memfs_with(image, log))
         try:
             return s.stats()["wal_frames"]
         finally:
@@ -172,9 +177,9 @@ def test_reseal_wal_makes_a_damaged_frame_count_again():
 
     assert frames_recovered(wal) > 0 and frames_recovered(bytes(damaged)) == 0
     resealed = store.reseal_wal(bytes(damaged))
-    assert len(resealed) == len(wal) and resealed[header + 10] == damaged[header + 10]
+    assert len(resealed) == len(wal) and resealed[WAL_HEADER + 10] == damaged[WAL_HEADER + 10]
     assert frames_recovered(resealed) == 0               # checksums fixed; the broken txn id still ends it
-    damaged[header + frame + 10] ^= 0x01                 # restore the txn id: only the page is damaged now
+    damaged[WAL_HEADER + FRAME + 10] ^= 0x01             # restore the txn id: only the page is damaged now
     assert frames_recovered(bytes(damaged)) == 0 and frames_recovered(store.reseal_wal(bytes(damaged))) > 0
     assert store.reseal_wal(b"short") == b"short"
 
@@ -183,46 +188,29 @@ def _log_with_extra_transaction(wal: bytes, pgno: int, commit: int) -> bytes:
     """The log plus one single-frame transaction for page `pgno` committing
     `commit` pages, resealed so that only the recovery rules judge it."""
     salt1 = struct.unpack_from("<I", wal, 16)[0]
-    frame_size = 24 + PAGE
-    txns = [struct.unpack_from("<Q", wal, off + 8)[0] for off in range(32, len(wal) - frame_size + 1, frame_size)]
+    txns = [struct.unpack_from("<Q", wal, off + 8)[0] for off in range(WAL_HEADER, len(wal) - FRAME + 1, FRAME)]
     frame = struct.pack("<IIQII", pgno, commit, max(txns, default=0) + 1, salt1, 0) + bytes(PAGE)
     return store.reseal_wal(wal + frame)
-
-
-def _logged_database(fill, keep_file: bool = True) -> tuple[bytes, bytes]:
-    fs = store.MemFS()
-    db = BlazeDB(DB, vfs=fs, checkpoint_pages=100_000)
-    fill(db)
-    files = fs.read_file(DB) if keep_file else b"", fs.read_file(DB + "-wal")
-    db._store = None                                     # abandon without close(): no checkpoint
-    return files
-
-
-def _open_files(image: bytes, wal: bytes) -> BlazeDB:
-    fs = store.MemFS()
-    fs.write_file(DB, image)
-    fs.write_file(DB + "-wal", wal)
-    return BlazeDB(DB, vfs=fs)
 
 
 def test_log_committing_a_page_beyond_the_page_count():
     """Found by the file target once logs were resealed: a one-frame transaction
     for page 4,294,967,043 (its commit count 2^32 - 1, no header frame) was
     recovered, and close() failed with DiskFullError checkpointing it into place."""
-    image, wal = _logged_database(lambda db: db.insert({"a": 1}))
-    _open_files(image, store.reseal_wal(wal)).close()                      # the log as written is sound
+    image, wal = logged_database(lambda db: db.insert({"a": 1}))
+    opened(image, store.reseal_wal(wal)).close()                           # the log as written is sound
     damaged = _log_with_extra_transaction(wal, 4_294_967_043, 4_294_967_295)
     with pytest.raises(CorruptDatabaseError, match=r"page count \d+, but the log holds 1 page\(s\) beyond it"):
-        _open_files(image, damaged)
+        opened(image, damaged)
 
 
 def test_log_of_pages_without_any_header_beside_an_empty_file():
     """Found by the file target: an empty database file with a log committing
     pages up to 291,501 and no header page opened as a new database; close()
     then tried to grow the memory file to 2 GB (libFuzzer: out-of-memory)."""
-    _, wal = _logged_database(lambda db: None, keep_file=False)
-    header_only = wal[:32]
+    _, wal = logged_database(lambda db: None)
+    header_only = wal[:WAL_HEADER]
     damaged = _log_with_extra_transaction(header_only, 291_501, 327_680)
     with pytest.raises(CorruptDatabaseError, match=r"page count 1, but the log holds 1 page\(s\) beyond it"):
-        _open_files(b"", damaged)
-    _open_files(b"", header_only).close()                                  # an empty log is a new database
+        opened(b"", damaged)
+    opened(b"", header_only).close()                                       # an empty log is a new database
