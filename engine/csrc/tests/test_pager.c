@@ -61,6 +61,16 @@ static void write_pages(bz_pager *p, int n, uint32_t base, bz_pgno *out)
     OK(pager_commit(p, &err));
 }
 
+/* Inside the caller's transaction: page pgno now holds seed's pattern. */
+static void overwrite_page(bz_pager *p, bz_pgno pgno, uint32_t seed)
+{
+    bz_page *pg;
+    OK(pager_get(p, pgno, &pg, &err));
+    OK(pager_write(p, pg, &err));
+    fill(pg->data, seed);
+    pager_unref(p, pg);
+}
+
 static int page_is(bz_pager *p, bz_pgno pgno, uint32_t seed)
 {
     bz_page *pg;
@@ -271,11 +281,7 @@ static void test_faults(void)
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         OK(bz_faultvfs_fail(fv, cases[i].op, 1, cases[i].e, 0, &err));
         OK(pager_begin(p, &err));
-        bz_page *x;
-        OK(pager_get(p, a[0], &x, &err));
-        OK(pager_write(p, x, &err));
-        fill(x->data, 77);
-        pager_unref(p, x);
+        overwrite_page(p, a[0], 77);
         bz_err_clear(&err);
         CHECK(pager_commit(p, &err) == cases[i].rc);
         CHECK(!pager_in_txn(p));
@@ -283,11 +289,7 @@ static void test_faults(void)
     }
     bz_faultvfs_reset(fv);
     OK(pager_begin(p, &err));
-    bz_page *x;
-    OK(pager_get(p, a[0], &x, &err));
-    OK(pager_write(p, x, &err));
-    fill(x->data, 78);
-    pager_unref(p, x);
+    overwrite_page(p, a[0], 78);
     OK(pager_commit(p, &err));
     OK(pager_close(p, &err));
     OK(bz_faultvfs_fail(fv, BZ_FOP_OPEN, 1, 24 /* EMFILE */, 0, &err));
@@ -298,6 +300,7 @@ static void test_faults(void)
     /* A read error surfaces; the page is not cached half-read. */
     OK(bz_faultvfs_fail(fv, BZ_FOP_READ, 1, 5, 0, &err));
     bz_err_clear(&err);
+    bz_page *x;
     CHECK(pager_get(p, a[1], &x, &err) == BZ_IOERR);
     CHECK(page_is(p, a[1], 2));
     OK(pager_close(p, &err));
@@ -325,11 +328,7 @@ static void test_checkpoint_and_readers(void)
     pager_read_end(r);
     /* The writer's uncommitted changes are invisible to the reader. */
     OK(pager_begin(w, &err));
-    bz_page *x;
-    OK(pager_get(w, a[0], &x, &err));
-    OK(pager_write(w, x, &err));
-    fill(x->data, 999);
-    pager_unref(w, x);
+    overwrite_page(w, a[0], 999);
     OK(pager_read_begin(r, &err));
     CHECK(page_is(r, a[0], 10));
     bz_err_clear(&err);
@@ -384,11 +383,7 @@ static void test_failed_log_reset(void)
     CHECK(page_is(r, a[3], 43));
     pager_read_end(r);
     OK(pager_begin(w, &err));
-    bz_page *x;
-    OK(pager_get(w, a[3], &x, &err));
-    OK(pager_write(w, x, &err));
-    fill(x->data, 99);
-    pager_unref(w, x);
+    overwrite_page(w, a[3], 99);
     OK(pager_commit(w, &err));
     OK(pager_read_begin(r, &err));
     CHECK(page_is(r, a[3], 99) && page_is(r, a[0], 40));
