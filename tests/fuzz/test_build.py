@@ -46,6 +46,17 @@ def test_asan_build_has_instrumented_modules_preload_and_manifest(tmp_path):
     assert not any(s.startswith(("__asan", "__sanitizer")) for s in tracer_needs)
 
 
+def test_undefined_behaviour_checks_abort_instead_of_recovering(tmp_path, fixture_tree):
+    """UBSan checks call the *_abort handlers: one report stops the run, and no
+    check adds an edge of its own for libFuzzer to count."""
+    (fixture_tree / "store" / "extra.c").write_text("int store_add(int a, int b) { return a + b; }\n")
+    built = fbuild.build("asan", out_root=tmp_path, modules=fbuild.engine_modules(fixture_tree))
+    handlers = {s for s in fbuild.dynamic_symbols(built.modules["_store"], defined=False)
+                if s.startswith("__ubsan_handle_")}
+    assert "__ubsan_handle_add_overflow_abort" in handlers
+    assert all(h.endswith("_abort") for h in handlers), sorted(handlers)
+
+
 def test_coverage_build_has_no_sanitizer(tmp_path):
     built = fbuild.build("coverage", out_root=tmp_path, modules=fixture_modules())
     provided = fbuild.dynamic_symbols(built.preload, defined=True)
