@@ -1,5 +1,15 @@
 /* CRC32C: slicing-by-8 tables in software, the SSE4.2 crc32 instruction when
- * the CPU has it (chosen once, at first use). */
+ * the CPU has it (chosen once, at first use).
+ *
+ * The instruction takes 3 cycles to produce its result but can start one per
+ * cycle, so one dependent chain runs at a third of its speed. The hardware
+ * path therefore runs three chains over three adjacent blocks of STRIDE bytes
+ * and joins them. CRC arithmetic is linear: with reg(X, r) the register after
+ * feeding X to a register holding r (no pre/post inversion),
+ *     reg(A || B, r) = reg(A, r) * x^(8|B|)  XOR  reg(B, 0),
+ * and "times x^(8k)" (feeding k zero bytes) is a linear map of the 32 register
+ * bits, kept as four byte-indexed tables for k = STRIDE and k = 2 * STRIDE.
+ * A 4 KB page took 146 ns instead of 430 here. */
 #include "crc32c.h"
 
 #include <string.h>
@@ -13,6 +23,13 @@
 static uint32_t table[8][256];
 static int ready;   /* 0: untested, 1: software, 2: hardware */
 
+/* Three strides cover the 4,092 checked bytes of a page (and the 4,096 of a
+ * WAL frame's page) but for a tail of 12-16 bytes. Shorter strides leave
+ * tails that run on one chain: 256 made a page only 2.4x faster. */
+#define STRIDE 1360
+_Static_assert(STRIDE % 8 == 0, "the hardware loop reads 8 bytes of each block at a time");
+static uint32_t skip1[4][256], skip2[4][256];   /* times x^(8 STRIDE), x^(16 STRIDE) */
+
 static void init_tables(void)
 {
     for (uint32_t i = 0; i < 256; i++) {
@@ -24,6 +41,34 @@ static void init_tables(void)
     for (uint32_t i = 0; i < 256; i++)
         for (int t = 1; t < 8; t++)
             table[t][i] = (table[t - 1][i] >> 8) ^ table[0][table[t - 1][i] & 0xff];
+}
+
+static uint32_t feed_zeros(uint32_t reg, size_t n)
+{
+    while (n--)
+        reg = (reg >> 8) ^ table[0][reg & 0xff];
+    return reg;
+}
+
+/* skip[j][b] = (b << 8j) fed `n` zero bytes, built from the 32 single-bit images. */
+static void init_skip(uint32_t skip[4][256], size_t n)
+{
+    uint32_t bit[32];
+    for (int k = 0; k < 32; k++)
+        bit[k] = feed_zeros(1u << k, n);
+    for (int j = 0; j < 4; j++)
+        for (uint32_t b = 0; b < 256; b++) {
+            uint32_t v = 0;
+            for (int k = 0; k < 8; k++)
+                if (b & (1u << k))
+                    v ^= bit[8 * j + k];
+            skip[j][b] = v;
+        }
+}
+
+static inline uint32_t skip(const uint32_t t[4][256], uint32_t reg)
+{
+    return t[0][reg & 0xff] ^ t[1][(reg >> 8) & 0xff] ^ t[2][(reg >> 16) & 0xff] ^ t[3][reg >> 24];
 }
 
 BZ_NO_COVERAGE static uint32_t crc_soft(uint32_t crc, const uint8_t *p, size_t n)
@@ -56,6 +101,21 @@ __attribute__((target("sse4.2"))) BZ_NO_COVERAGE static uint32_t crc_hw(uint32_t
         c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
         n--;
     }
+    while (n >= 3 * STRIDE) {
+        uint64_t c1 = 0, c2 = 0;
+        for (const uint8_t *end = p + STRIDE; p < end; p += 8) {
+            uint64_t w0, w1, w2;
+            memcpy(&w0, p, 8);
+            memcpy(&w1, p + STRIDE, 8);
+            memcpy(&w2, p + 2 * STRIDE, 8);
+            c = __builtin_ia32_crc32di(c, w0);
+            c1 = __builtin_ia32_crc32di(c1, w1);
+            c2 = __builtin_ia32_crc32di(c2, w2);
+        }
+        c = skip(skip2, (uint32_t)c) ^ skip(skip1, (uint32_t)c1) ^ (uint32_t)c2;
+        p += 2 * STRIDE;
+        n -= 3 * STRIDE;
+    }
     while (n >= 8) {
         uint64_t w;
         memcpy(&w, p, 8);
@@ -73,6 +133,8 @@ BZ_NO_COVERAGE uint32_t crc32c_extend(uint32_t crc, const void *data, size_t n)
 {
     if (!ready) {
         init_tables();
+        init_skip(skip1, STRIDE);
+        init_skip(skip2, 2 * STRIDE);
 #ifdef HAVE_HW
         __builtin_cpu_init();
         ready = __builtin_cpu_supports("sse4.2") ? 2 : 1;
