@@ -22,7 +22,6 @@
 #include "store.h"
 #include "vfs.h"
 #include "wal.h"
-#include "crc32c.h"
 
 /* ---- engine.errors ---- */
 
@@ -1202,13 +1201,13 @@ static PyObject *module_reseal_wal(PyObject *module, PyObject *arg)
     size_t len = (size_t)PyBytes_GET_SIZE(out);
     if (len < BZ_WAL_HEADER_SIZE)
         return out;
-    uint32_t crc = crc32c(log, 28);
+    uint32_t crc = wal_header_crc(log);
     bz_put32(log + 28, crc);
     const size_t frame_size = BZ_WAL_FRAME_HEADER + BZ_PAGE_SIZE;
     for (size_t off = BZ_WAL_HEADER_SIZE; off + frame_size <= len; off += frame_size) {
         uint8_t *frame = log + off, *page = frame + BZ_WAL_FRAME_HEADER;
         bz_page_seal(bz_get32(frame), page);
-        crc = crc32c_extend(crc32c_extend(crc, frame, 20), page, BZ_PAGE_SIZE);
+        crc = wal_frame_crc(crc, frame);
         bz_put32(frame + 20, crc);
     }
     return out;

@@ -150,6 +150,16 @@ static uint32_t new_salt(void)
     return (uint32_t)(z ^ (z >> 31));
 }
 
+uint32_t wal_header_crc(const uint8_t *h)
+{
+    return crc32c(h, 28);
+}
+
+uint32_t wal_frame_crc(uint32_t prev, const uint8_t *frame)
+{
+    return crc32c_extend(crc32c_extend(prev, frame, 20), frame + BZ_WAL_FRAME_HEADER, BZ_PAGE_SIZE);
+}
+
 static void encode_header(const bz_wal *w, uint8_t *h)
 {
     bz_put32(h, WAL_MAGIC);
@@ -159,7 +169,7 @@ static void encode_header(const bz_wal *w, uint8_t *h)
     bz_put32(h + 16, w->salt1);
     bz_put32(h + 20, w->salt2);
     bz_put32(h + 24, 0);
-    bz_put32(h + 28, crc32c(h, 28));
+    bz_put32(h + 28, wal_header_crc(h));
 }
 
 /* Reads the header; *valid = 0 when it is absent, torn or foreign (an invalid
@@ -176,7 +186,7 @@ static int read_header(bz_wal *w, int *valid, uint32_t *seq, uint32_t *s1, uint3
     if (rc)
         return rc;
     if (got < sizeof h || bz_get32(h) != WAL_MAGIC || bz_get32(h + 4) != WAL_VERSION ||
-        bz_get32(h + 8) != BZ_PAGE_SIZE || bz_get32(h + 28) != crc32c(h, 28))
+        bz_get32(h + 8) != BZ_PAGE_SIZE || bz_get32(h + 28) != wal_header_crc(h))
         return BZ_OK;
     *valid = 1;
     *seq = bz_get32(h + 12);
@@ -224,8 +234,7 @@ static int scan(bz_wal *w, bz_err *err)
             uint64_t txn = bz_get64(fh + 8);
             if (bz_get32(fh + 16) != w->salt1)
                 goto out;
-            uint32_t c = crc32c_extend(crc, fh, 20);
-            c = crc32c_extend(c, fh + BZ_WAL_FRAME_HEADER, BZ_PAGE_SIZE);
+            uint32_t c = wal_frame_crc(crc, fh);
             if (c != bz_get32(fh + 20))
                 goto out;
             /* A transaction's frames share one id, newer than every committed one. */
@@ -445,8 +454,7 @@ int wal_commit(bz_wal *w, const bz_wal_page *pages, size_t n, uint64_t txn_id, u
             bz_put64(fh + 8, txn_id);
             bz_put32(fh + 16, w->salt1);
             memcpy(fh + BZ_WAL_FRAME_HEADER, pg->data, BZ_PAGE_SIZE);
-            crc = crc32c_extend(crc, fh, 20);
-            crc = crc32c_extend(crc, fh + BZ_WAL_FRAME_HEADER, BZ_PAGE_SIZE);
+            crc = wal_frame_crc(crc, fh);
             bz_put32(fh + 20, crc);
         }
         rc = w->f->m->write(w->f, buf, k * FRAME_SIZE, frame_offset(frame + (uint32_t)i), err);

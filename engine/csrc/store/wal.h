@@ -21,6 +21,14 @@
 
 typedef struct bz_wal bz_wal;
 
+/* The log's two checksums (wal_format.md), one definition for the writer,
+ * recovery and the fuzzing resealer (store_module.c reseal_wal):
+ * the header's, over its first 28 bytes (stored at byte 28), and a frame's,
+ * chained from the previous one (the header's for the first frame) over the
+ * frame header's first 20 bytes and the page (stored at frame byte 20). */
+uint32_t wal_header_crc(const uint8_t *header);
+uint32_t wal_frame_crc(uint32_t prev, const uint8_t *frame);
+
 /* One page of a transaction being appended: `data` is a full page whose CRC
  * trailer the pager has already filled in. */
 typedef struct bz_wal_page {
