@@ -175,6 +175,55 @@ def test_state_lost_on_reopen_is_caught(monkeypatch):
     assert info.value.kind == "reopen"
 
 
+def _counting_checks(monkeypatch) -> list:
+    from engine.db import BlazeDB
+    real = BlazeDB.check
+    calls = []
+
+    def check(self):
+        calls.append(self)
+        return real(self)
+    monkeypatch.setattr(BlazeDB, "check", check)
+    return calls
+
+
+def test_a_run_of_checks_runs_check_once_then_once_more_at_the_end(monkeypatch):
+    calls = _counting_checks(monkeypatch)
+    ops_target.test_one_input(stream(O.Insert(V.ID_TABLE[1], {"a": 1}), *[O.Check()] * 20))
+    assert len(calls) == 2            # the first Check of the run, and the end-of-stream check()
+    assert ops_target.test_one_input(b"\xff" * 64) is None and len(calls) == 4
+
+
+def test_a_check_after_any_other_op_runs_again(monkeypatch):
+    calls = _counting_checks(monkeypatch)
+    ops_target.test_one_input(stream(O.Check(), O.Fetch(0), O.Check(), O.Begin(), O.Check(),
+                                     O.Rollback(), O.Check()))
+    assert len(calls) == 5
+
+
+def test_a_skipped_check_still_catches_what_the_first_one_broke(monkeypatch):
+    # check() itself losing a record: the run's later checks are skipped, the final state is not.
+    from engine.db import BlazeDB
+    real = BlazeDB.check
+
+    def destructive_check(self):
+        report = real(self)
+        self.delete_all()
+        return report
+    monkeypatch.setattr(BlazeDB, "check", destructive_check)
+    with pytest.raises(OracleMismatch) as info:
+        ops_target.test_one_input(stream(O.Insert(V.ID_TABLE[1], {"a": 1}), O.Check(), O.Check()))
+    assert info.value.kind == "final-state"
+
+
+def test_the_crash_target_runs_every_check(monkeypatch):
+    # Its crash point counts VFS calls, so skipping one would move the crash in old inputs.
+    calls = _counting_checks(monkeypatch)
+    crash_target.test_one_input(crash_target.encode_input((0, 250, 0), [O.Insert(V.ID_TABLE[1], {}),
+                                                                         *[O.Check()] * 5]))
+    assert len(calls) >= 5
+
+
 def test_oracle_mismatch_message_names_index_op_kind_expected_actual():
     exc = OracleMismatch("result", 3, O.Count(None), 2, 1)
     first, *rest = str(exc).splitlines()
