@@ -15,6 +15,14 @@ bytes gave a corpus of 17 ops per input in 45 s here); without a cap libFuzzer
 grows ops inputs to about 28 ops. `--max-len` overrides it for every target
 (0: libFuzzer's default).
 
+Machine speed moves every figure (this machine has run the same build at
+half the speed on another day), so each row also carries a baseline measured
+in the same run: `pipeline/s` replays the corpus that row reached in this
+process, on the normal build, uninstrumented and without libFuzzer: the
+ceiling no fuzzing build can pass on this machine today. `of pipeline` is
+exec/s over it, what instrumentation and fuzzing cost, which compares across
+days and machines.
+
 A crash ends that pair's run early; its artifact goes to crashes/<T>/ as usual
 (a finding is never thrown away) and the row says so.
 """
@@ -23,6 +31,7 @@ from __future__ import annotations
 import json
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import click
@@ -64,6 +73,44 @@ def ops_per_input(target: str, corpus: Path, limit: int = 500) -> float | None:
     return round(sum(counts) / len(counts), 1) if counts else None
 
 
+PIPELINE_SECONDS = 5.0
+
+
+def pipeline_rate(target: str, corpus: Path, seconds: float = PIPELINE_SECONDS) -> float | None:
+    """Inputs per second of `corpus` through the target's test_one_input in this
+    process (normal build, no instrumentation), over about `seconds` after one
+    warm-up pass. An input that raises still counts: it did its work."""
+    try:
+        from fuzz.harness import load_target
+
+        run = load_target(target)
+        datas = [p.read_bytes() for p in sorted(corpus.iterdir()) if p.is_file()]
+    except Exception:  # noqa: BLE001 (a figure we can do without)
+        return None
+    if not datas:
+        return None
+
+    def one_pass(deadline=None) -> int:
+        done = 0
+        for data in datas:
+            try:
+                run(data)
+            except Exception:  # noqa: BLE001, S110 (counted like any other input)
+                pass
+            done += 1
+            if deadline is not None and time.perf_counter() > deadline:
+                break
+        return done
+
+    one_pass()
+    start = time.perf_counter()
+    deadline = start + seconds
+    done = 0
+    while time.perf_counter() < deadline:
+        done += one_pass(deadline)
+    return round(done / (time.perf_counter() - start), 1)
+
+
 def max_len_for(target: str, override: int | None) -> int | None:
     chosen = DESIGN_MAX_LEN.get(target) if override is None else override
     return chosen or None
@@ -83,6 +130,7 @@ def measure(target: str, flavor: str, seconds: int, workdir: Path, max_len: int 
             "corpus_bytes": last.get("corpus_bytes"), "exit_code": result.exit_code,
             "findings": [str(p) for p in result.findings],
             "ops_per_input": ops_per_input(target, cfg.corpus_dir()) if "." not in target else None,
+            "pipeline_per_sec": pipeline_rate(target, cfg.corpus_dir()),
             "note": ("stopped by a finding" if result.findings else
                      result.message if result.exit_code == 2 else "")}
 
@@ -97,7 +145,7 @@ def render(rows: list[dict]) -> None:
 
     table = Table(title="blazefuzz bench fuzz")
     for col in ("target", "build", "exec/s", "cov", "ft", "corpus", "max_len", "ops/input", "execs",
-                "asan/cov exec/s", "goal", "note"):
+                "asan/cov exec/s", "pipeline/s", "of pipeline", "goal", "note"):
         table.add_column(col, justify="left" if col in ("target", "build", "note", "goal") else "right")
     by_key = {(r["target"], r["build"]): r for r in rows}
     for r in rows:
@@ -110,10 +158,12 @@ def render(rows: list[dict]) -> None:
                       str(r["ft"] or "-"), f"{r['corpus_units'] or 0}/{(r['corpus_bytes'] or 0) / 1024:.1f}KB",
                       str(r.get("max_len") or "-"),
                       "-" if r.get("ops_per_input") is None else str(r["ops_per_input"]),
-                      f"{r['execs']:,}", ratio, verdict, r["note"])
+                      f"{r['execs']:,}", ratio,
+                      "-" if r.get("pipeline_per_sec") is None else f"{r['pipeline_per_sec']:,.0f}",
+                      _ratio(r["exec_per_sec"], r.get("pipeline_per_sec")), verdict, r["note"])
     console = Console()
     if not console.is_terminal:
-        console = Console(width=160)
+        console = Console(width=200)
     console.print(table)
 
 
