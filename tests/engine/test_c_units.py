@@ -2,6 +2,8 @@
 
 * engine/csrc/tests/test_pager.c (CRC32C, MemFS, FaultVFS, pager, WAL) built
   with gcc and with clang-19 under AddressSanitizer + UBSan, and run;
+* engine/csrc/tests/test_crc_threads.c (threads taking their first checksums
+  at once) built with clang-19 under ThreadSanitizer, and run;
 * every C source of the core (engine/csrc/store/*.c, engine/csrc/codec/*.c)
   compiles cleanly with gcc and clang under -Wall -Wextra -Werror.
 """
@@ -53,6 +55,21 @@ def test_pager_unit_tests_pass_under_asan_and_ubsan(cc, tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "all checks passed" in result.stdout
     assert "runtime error" not in result.stderr
+
+
+@pytest.mark.skipif(not os.path.exists(CLANG), reason=f"{CLANG} is not installed (apt-get install clang-19)")
+def test_first_checksums_taken_by_many_threads_at_once_do_not_race(tmp_path):
+    exe = tmp_path / "test_crc_threads"
+    sources = [CSRC / "tests" / "test_crc_threads.c", CSRC / "store" / "crc32c.c", CSRC / "store" / "bz.c"]
+    built = run([CLANG, *WARN, "-g", "-O1", "-fsanitize=thread", "-pthread", "-o", str(exe),
+                 *map(str, sources)])
+    assert built.returncode == 0, built.stderr
+    env = dict(os.environ, TSAN_OPTIONS="halt_on_error=1")
+    env.pop("LD_PRELOAD", None)
+    for _ in range(3):          # the race, when there was one, showed on every run here
+        result = run([str(exe)], env=env)
+        assert "ThreadSanitizer" not in result.stderr, result.stderr
+        assert result.returncode == 0 and "all checks passed" in result.stdout, result.stdout
 
 
 @pytest.mark.parametrize("cc", compilers())

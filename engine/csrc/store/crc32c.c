@@ -12,6 +12,7 @@
  * A 4 KB page took 146 ns instead of 430 here. */
 #include "crc32c.h"
 
+#include <pthread.h>
 #include <string.h>
 
 /* The CRC loops compare only lengths, never input bytes: BZ_NO_COVERAGE
@@ -21,7 +22,8 @@
 #define POLY 0x82F63B78u
 
 static uint32_t table[8][256];
-static int ready;   /* 0: untested, 1: software, 2: hardware */
+static int ready;   /* 1: software, 2: hardware; set once, by init_once */
+static pthread_once_t init_done = PTHREAD_ONCE_INIT;
 
 /* Three strides cover the 4,092 checked bytes of a page (and the 4,096 of a
  * WAL frame's page) but for a tail of 12-16 bytes. Shorter strides leave
@@ -129,19 +131,27 @@ __attribute__((target("sse4.2"))) BZ_NO_COVERAGE static uint32_t crc_hw(uint32_t
 }
 #endif
 
+/* The tables are filled on first use, once for the process: two threads
+ * opening their first stores at the same moment used to both write them (a
+ * data race ThreadSanitizer reports: engine/csrc/tests/test_crc_threads.c).
+ * pthread_once also publishes the tables to every thread that returns from it;
+ * after the first call it costs one load. */
+static void init_once(void)
+{
+    init_tables();
+    init_skip(skip1, STRIDE);
+    init_skip(skip2, 2 * STRIDE);
+#ifdef HAVE_HW
+    __builtin_cpu_init();
+    ready = __builtin_cpu_supports("sse4.2") ? 2 : 1;
+#else
+    ready = 1;
+#endif
+}
+
 BZ_NO_COVERAGE uint32_t crc32c_extend(uint32_t crc, const void *data, size_t n)
 {
-    if (!ready) {
-        init_tables();
-        init_skip(skip1, STRIDE);
-        init_skip(skip2, 2 * STRIDE);
-#ifdef HAVE_HW
-        __builtin_cpu_init();
-        ready = __builtin_cpu_supports("sse4.2") ? 2 : 1;
-#else
-        ready = 1;
-#endif
-    }
+    pthread_once(&init_done, init_once);
     crc = ~crc;
 #ifdef HAVE_HW
     if (ready == 2)
