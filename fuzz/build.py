@@ -16,13 +16,16 @@ Layout of build/fuzz/<flavor>/ (written by `build()`, read by the runner):
   _fast_trace<EXT_SUFFIX>   the harness' Atheris tracer (fuzz/csrc/fast_trace.c,
                 fuzz/fast_trace.py): part of the fuzzer, not of the code under
                 test, so built -O2 without sanitizers or coverage
+  mutator_shim.so   LLVMFuzzerCustomMutator for a preloaded libFuzzer
+                (fuzz/csrc/mutator_shim.c: why); preloaded after preload.so
+                only for a target with a custom mutator (Build.env)
   preload.so    libFuzzer (+ ASan/UBSan runtime for asan/planted) from
                 clang-19's compiler-rt, merged into one shared object. It must
                 be in LD_PRELOAD before Python starts: an instrumented module
                 imported without it fails with `undefined symbol:
                 __sancov_lowest_stack` (see ../shared/NATIVE_FUZZING.md).
   build.json    {"flavor", "build_id", "inputs", "flags", "compiler",
-                 "modules": {name: file}, "preload", "tracer", "time"}
+                 "modules": {name: file}, "preload", "tracer", "mutator_shim", "time"}
 
 `inputs` hashes every source and header, the flags and the compiler version;
 a build whose `inputs` still match is reused (incremental). `build_id` hashes
@@ -62,6 +65,8 @@ SYMBOLIZER = LLVM_BIN / "llvm-symbolizer"
 TRACER_SOURCE = REPO / "fuzz" / "csrc" / "fast_trace.c"
 TRACER_NAME = "_fast_trace"
 TRACER_FLAGS = ["-O2", "-shared", "-Wall", "-Wextra", "-Werror"]
+SHIM_SOURCE = REPO / "fuzz" / "csrc" / "mutator_shim.c"
+SHIM_NAME = "mutator_shim.so"
 
 COMMON = ["-std=c11", "-fPIC", "-fvisibility=hidden", "-g", "-fno-omit-frame-pointer"]
 # UBSan checks are built non-recoverable (the handlers print the report, then
@@ -133,6 +138,7 @@ class Build:
     modules: dict[str, Path] = field(default_factory=dict)
     rebuilt: bool = False
     tracer: Path | None = None
+    mutator_shim: Path | None = None
 
     @property
     def sidecar_flavor(self) -> str:
@@ -142,10 +148,15 @@ class Build:
     def sanitized(self) -> bool:
         return self.flavor != "coverage"
 
-    def env(self, base: dict[str, str] | None = None, tmpdir: Path | None = None) -> dict[str, str]:
-        """The environment an instrumented process needs (set before Python starts)."""
+    def env(self, base: dict[str, str] | None = None, tmpdir: Path | None = None,
+            custom_mutator: bool = False) -> dict[str, str]:
+        """The environment an instrumented process needs (set before Python starts).
+        custom_mutator: preload the shim that lets libFuzzer call the target's mutator
+        (without it libFuzzer keeps -len_control and its own mutations, as before)."""
         env = dict(os.environ if base is None else base)
         env["LD_PRELOAD"] = str(self.preload)
+        if custom_mutator and self.mutator_shim is not None:
+            env["LD_PRELOAD"] += f":{self.mutator_shim}"
         env["BLAZEDB_NATIVE_DIR"] = str(self.directory)
         env["BLAZEFUZZ_BUILD_ID"] = self.build_id
         env["BLAZEFUZZ_BUILD_FLAVOR"] = self.flavor
@@ -197,6 +208,7 @@ def inputs_hash(flavor: str, modules: list[NativeModule]) -> str:
     h.update(json.dumps([flavor, COMMON, FLAVOR_FLAGS[flavor], TRACER_FLAGS, NO_TRACE_CMP, ext_suffix(),
                          compiler_version(), sys.version]).encode())
     h.update(TRACER_SOURCE.read_bytes())
+    h.update(SHIM_SOURCE.read_bytes())
     for module in modules:
         h.update(f"{module.name}:{module.trace_comparisons}".encode())
         for path in sorted(module.source_dir.glob("*.[ch]")):
@@ -239,6 +251,11 @@ def _compile_tracer(out: Path) -> None:
     include = ["-I", sysconfig.get_paths()["include"]]
     _run([CLANG, *COMMON, *TRACER_FLAGS, *include, str(TRACER_SOURCE), "-o", str(out)],
          f"compiling {TRACER_SOURCE.relative_to(REPO)}")
+
+
+def _compile_shim(out: Path) -> None:
+    _run([CLANG, *COMMON, *TRACER_FLAGS, str(SHIM_SOURCE), "-o", str(out)],
+         f"compiling {SHIM_SOURCE.relative_to(REPO)}")
 
 
 def _link_preload(flavor: str, tmp: Path, out: Path) -> None:
@@ -314,13 +331,14 @@ def _load(directory: Path, manifest: dict, rebuilt: bool) -> Build:
     return Build(flavor=manifest["flavor"], directory=directory, build_id=manifest["build_id"],
                  preload=directory / manifest["preload"],
                  modules={n: directory / f for n, f in manifest["modules"].items()},
-                 rebuilt=rebuilt, tracer=directory / manifest["tracer"] if "tracer" in manifest else None)
+                 rebuilt=rebuilt, tracer=directory / manifest["tracer"] if "tracer" in manifest else None,
+                 mutator_shim=directory / manifest["mutator_shim"] if "mutator_shim" in manifest else None)
 
 
 def _is_current(directory: Path, manifest: dict | None, inputs: str) -> bool:
     if not manifest or manifest.get("inputs") != inputs:
         return False
-    files = [manifest.get("preload", ""), manifest.get("tracer", "")]
+    files = [manifest.get("preload", ""), manifest.get("tracer", ""), manifest.get("mutator_shim", "")]
     files += list(manifest.get("modules", {}).values())
     return all(f and (directory / f).is_file() for f in files)
 
@@ -355,17 +373,19 @@ def build(flavor: str = "asan", *, force: bool = False, out_root: Path = BUILD_R
             _verify(flavor, staged, preload)
             tracer = tmp / f"{TRACER_NAME}{ext_suffix()}"
             _compile_tracer(tracer)
+            shim = tmp / SHIM_NAME
+            _compile_shim(shim)
             h = hashlib.sha256(json.dumps(flags).encode())
             for name in sorted(staged):
                 h.update(name.encode() + _file_hash(staged[name]).encode())
             # os.replace: a fuzzer still running the old build keeps its mapping.
-            for path in [*staged.values(), preload, tracer]:
+            for path in [*staged.values(), preload, tracer, shim]:
                 os.replace(path, directory / path.name)
         manifest = {
             "flavor": flavor, "build_id": h.hexdigest()[:16], "inputs": inputs, "flags": COMMON + flags,
             "compiler": compiler_version(), "python": sys.version.split()[0],
             "modules": {name: path.name for name, path in staged.items()},
-            "preload": "preload.so", "tracer": tracer.name,
+            "preload": "preload.so", "tracer": tracer.name, "mutator_shim": shim.name,
             "time": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         }
         tmp_manifest = directory / "build.json.tmp"

@@ -24,6 +24,7 @@ A target is a name in the registry (`fuzz.targets.get(name)`, docs/CONTRACTS.md
 """
 from __future__ import annotations
 
+import ctypes
 import gc
 import importlib
 import json
@@ -46,6 +47,11 @@ READY_ENV = "BLAZEFUZZ_HARNESS_ENV"     # set to the build dir once the env is i
 # e.g. "engine,fuzz" for guidance from the op-stream decoder and the model too.
 # A dotted-path target (a test fixture) is always instrumented itself.
 INSTRUMENT_ENV = "BLAZEFUZZ_INSTRUMENT"
+# A target module's optional `custom_mutator(data, max_size, seed, byte_mutate)`
+# becomes libFuzzer's custom mutator when this says "structure" (fuzz/mutator.py:
+# why, and why it is not the default); "bytes", the default, leaves libFuzzer's
+# byte mutations alone in charge.
+MUTATOR_ENV = "BLAZEFUZZ_MUTATOR"
 INSTRUMENTED_PACKAGES = ["engine"]
 
 # Garbage collector tuning for the fuzzing loop. Every execution allocates
@@ -99,7 +105,7 @@ def write_script(target: str, build_dir: Path) -> Path:
     return path
 
 
-def _ensure_environment(build_dir: str) -> None:
+def _ensure_environment(build_dir: str, target: str) -> None:
     """Re-exec under the build's preload unless this process already runs under it."""
     if os.environ.get(READY_ENV) == build_dir:
         return
@@ -109,7 +115,8 @@ def _ensure_environment(build_dir: str) -> None:
     if manifest is None:
         sys.stderr.write(f"harness: no build in {build_dir}; run `python -m fuzz.build`\n")
         sys.exit(2)
-    env = _load(Path(build_dir), manifest, rebuilt=False).env()
+    env = _load(Path(build_dir), manifest, rebuilt=False).env(
+        custom_mutator=load_mutator(target) is not None)
     env[READY_ENV] = build_dir
     os.execve(sys.argv[0], sys.argv, env)
 
@@ -121,22 +128,52 @@ def _tracer_path(build_dir: str) -> Path | None:
     return None if manifest is None else _load(Path(build_dir), manifest, rebuilt=False).tracer
 
 
+def target_module(spec: str):
+    """The module of a registered target or of a dotted module path."""
+    if "." in spec:
+        return importlib.import_module(spec)
+    from fuzz import targets
+
+    return targets.get(spec)
+
+
 def load_target(spec: str):
     """The callable `test_one_input` of a registered target or a dotted module path."""
-    if "." in spec:
-        module = importlib.import_module(spec)
-    else:
-        from fuzz import targets
-
-        module = targets.get(spec)
+    module = target_module(spec)
     fn = getattr(module, "test_one_input", module)
     if not callable(fn):
         raise TypeError(f"target {spec!r} has no callable test_one_input")
     return fn
 
 
+def load_mutator(spec: str, choice: str | None = None):
+    """The target's custom_mutator when `choice` (default $BLAZEFUZZ_MUTATOR, else
+    "bytes") is "structure"; None otherwise or when the target defines none."""
+    if (choice or os.environ.get(MUTATOR_ENV) or "bytes") != "structure":
+        return None
+    return getattr(target_module(spec), "custom_mutator", None)
+
+
+def _shim_setter():
+    """blazefuzz_set_custom_mutator of the preloaded mutator shim, or None."""
+    setter = getattr(ctypes.CDLL(None), "blazefuzz_set_custom_mutator", None)
+    if setter is not None:
+        setter.argtypes, setter.restype = [ctypes.c_void_p], None
+    return setter
+
+
+def connect_mutator(setter) -> None:
+    """Point the shim at Atheris' LLVMFuzzerCustomMutator. atheris.Fuzz() imports
+    atheris.custom_mutator and hands it the Setup(custom_mutator=) function;
+    importing it here first loads the same module, so the shim can call it."""
+    import atheris.custom_mutator as atheris_mutator
+
+    fn = ctypes.CDLL(atheris_mutator.__file__).LLVMFuzzerCustomMutator
+    setter(ctypes.cast(fn, ctypes.c_void_p).value)
+
+
 def main(target: str, build_dir: str) -> int:
-    _ensure_environment(build_dir)
+    _ensure_environment(build_dir, target)
     import atheris
 
     include = instrumented_packages(target)
@@ -150,7 +187,19 @@ def main(target: str, build_dir: str) -> int:
     sys.stderr.write(f"INFO: blazefuzz harness: target={target} build={build}\n")
     if include:
         fn = fast_trace.wrap(fn, atheris, _tracer_path(build_dir), sys.stderr.write)
-    atheris.Setup(sys.argv, fn)
+    options = {}
+    mutator = load_mutator(target)
+    setter = _shim_setter() if mutator is not None else None
+    if setter is not None:
+        options["custom_mutator"] = lambda data, max_size, seed: mutator(data, max_size, seed, atheris.Mutate)
+        sys.stderr.write(f"INFO: blazefuzz harness: structure-aware mutation ({mutator.__module__}); "
+                         f"{MUTATOR_ENV}=structure\n")
+    elif mutator is not None:
+        sys.stderr.write("INFO: blazefuzz harness: no mutator shim preloaded (fuzz/build.py); "
+                         "libFuzzer's byte mutations alone\n")
+    atheris.Setup(sys.argv, fn, **options)
+    if setter is not None:
+        connect_mutator(setter)
     tune_gc()
     atheris.Fuzz()
     return 0

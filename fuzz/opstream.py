@@ -321,6 +321,23 @@ def decode(data: bytes) -> list:
     return r.run(_ops, r.end)
 
 
+def decode_spans(data: bytes) -> list:
+    """decode(data) with each op's bytes: [(op, start, end)]. The last op's end
+    may pass len(data): it read zero padding. Structure-aware mutation
+    (fuzz/mutator.py) splices byte strings at these boundaries."""
+    r = Reader(data)
+    return r.run(_spans, r.end)
+
+
+def _spans(d: bytes, p: int, end: int):
+    spans = []
+    while p < end and len(spans) < MAX_OPS:
+        start = p
+        op, p = _op(d, p)
+        spans.append((op, start, p))
+    return spans, p
+
+
 def _ops(d: bytes, p: int, end: int):
     ops = []
     while p < end and len(ops) < MAX_OPS:

@@ -53,6 +53,8 @@ REPO = Path(__file__).resolve().parent.parent
 DEFAULT_TIMEOUT_S = 25          # per input, as ClusterFuzz; libFuzzer's own default is 1200
 INTERRUPTED_EXIT = 72           # libFuzzer's -interrupted_exitcode default
 KEEP_RUN_LOGS = 20              # run directories kept per target under .blazefuzz/logs/
+MUTATORS = ("structure", "bytes")   # fuzz/mutator.py; the harness reads MUTATOR_ENV
+LEN_CONTROL = 100               # libFuzzer's -len_control default
 SEED_SKIP = ("README", ".")     # files in corpus/<T>/ that are not seeds
 # -jobs main process: a job's command line (`... >fuzz-N.log 2>&1`) or its exit.
 JOB_LINE = re.compile(r"^(=+ Job \d+ exited.*|.* >fuzz-\d+\.log 2>&1)$")
@@ -128,6 +130,7 @@ class RunConfig:
     stats: Path | None = None
     live: bool | None = None                 # rich status line; None: when stderr is a TTY
     instrument: str | None = None            # Python packages Atheris instruments (fuzz/harness.py)
+    mutator: str | None = None               # "structure" | "bytes" (fuzz/harness.py MUTATOR_ENV)
 
     @property
     def short(self) -> str:
@@ -222,14 +225,25 @@ def libfuzzer_argv(cfg: RunConfig, script: Path, corpus: Path, crashes: Path) ->
         argv.append(f"-dict={dictionary}")
     if cfg.jobs > 1:
         argv += [f"-jobs={cfg.jobs}", f"-workers={min(cfg.jobs, os.cpu_count() or 1)}"]
+    if "-len_control" not in user_flags and uses_custom_mutator(cfg):
+        # libFuzzer turns length control off once it finds a custom mutator (inputs
+        # start at -max_len); kept at libFuzzer's default, inputs grow as before.
+        argv.append(f"-len_control={LEN_CONTROL}")
     return argv + list(cfg.extra) + [str(corpus)]
 
 
+def uses_custom_mutator(cfg: RunConfig) -> bool:
+    """Whether --mutator structure is asked for and the target has a custom mutator."""
+    return harness.load_mutator(cfg.target, cfg.mutator) is not None
+
+
 def _env(cfg: RunConfig, built: fbuild.Build, rundir: Path) -> dict[str, str]:
-    env = built.env(tmpdir=rundir / "tmp")
+    env = built.env(tmpdir=rundir / "tmp", custom_mutator=uses_custom_mutator(cfg))
     env[harness.READY_ENV] = str(built.directory)      # the harness need not re-exec
     if cfg.instrument is not None:
         env[harness.INSTRUMENT_ENV] = cfg.instrument
+    if cfg.mutator is not None:
+        env[harness.MUTATOR_ENV] = cfg.mutator
     return env
 
 
@@ -643,12 +657,15 @@ def _list_targets(root: Path) -> None:
 @click.option("--instrument", metavar="PKGS",
               help="Python packages Atheris instruments, comma-separated [default: engine]; "
                    "'engine,fuzz' adds the decoders and the model, 'none' nothing.")
+@click.option("--mutator", type=click.Choice(MUTATORS), default=None,
+              help="structure: the target's structure-aware mutator beside libFuzzer's byte "
+                   "mutations (ops; fuzz/mutator.py); bytes: libFuzzer's alone [default: bytes].")
 @click.option("--repro", type=click.Path(path_type=Path),
               help="Run this one input, print the outcome; exit 1 if it fails.")
 @click.option("--list", "list_", is_flag=True, help="List the targets and exit.")
 @click.argument("libfuzzer_flags", nargs=-1, type=click.UNPROCESSED)
 def command(target, max_time, runs, jobs, corpus, crashes, dict_path, seed, timeout, flavor,
-            no_asan, no_seeds, instrument, repro, list_, libfuzzer_flags):
+            no_asan, no_seeds, instrument, mutator, repro, list_, libfuzzer_flags):
     """Fuzz one target under the instrumented engine; libFuzzer flags go after `--`.
 
     \b
@@ -673,7 +690,7 @@ def command(target, max_time, runs, jobs, corpus, crashes, dict_path, seed, time
         cfg = RunConfig(target=target, flavor="coverage" if no_asan else (flavor or "asan"),
                         max_time=max_time, runs=runs, jobs=jobs, corpus=corpus, crashes=crashes,
                         dict_path=dict_path, seed=seed, timeout=timeout, extra=list(libfuzzer_flags),
-                        seeds=not no_seeds, instrument=instrument)
+                        seeds=not no_seeds, instrument=instrument, mutator=mutator)
         if repro is not None:
             code, _ = repro_cmd(cfg, repro)
             sys.exit(code)

@@ -31,7 +31,7 @@ Anything else the engine raises propagates: a crash.
 from __future__ import annotations
 
 from engine.errors import BlazeError
-from fuzz import driver
+from fuzz import driver, mutator
 from fuzz import opstream as O
 from fuzz.model import Model
 from fuzz.model_query import AGG_NAME, ID_ORDER
@@ -227,6 +227,10 @@ def run_ops(ops) -> None:
 
 def test_one_input(data: bytes) -> None:
     run_ops(O.decode(data))
+
+
+# Structure-aware mutation beside libFuzzer's own (fuzz/mutator.py), with --mutator structure.
+custom_mutator = mutator.mutate
 
 
 def decode_input(data: bytes) -> list:

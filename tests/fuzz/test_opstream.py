@@ -192,3 +192,15 @@ def test_trailing_zeros_decode_as_the_zeros_the_reader_pads_with(data, zeros):
     possibly more ops decoded from those zeros, after the same leading ops."""
     short, padded = O.decode(data), O.decode(data + bytes(zeros))
     assert padded[:len(short)] == short or len(short) == O.MAX_OPS
+
+
+def test_decode_spans_are_decodes_ops_each_with_the_bytes_it_read():
+    rnd = random.Random(17)
+    for _ in range(300):
+        data = bytes(rnd.getrandbits(8) for _ in range(rnd.randint(0, 200)))
+        spans = O.decode_spans(data)
+        assert [op for op, _, _ in spans] == O.decode(data)
+        assert all(end > start for _, start, end in spans)
+        assert [s for _, s, _ in spans[1:]] == [e for _, _, e in spans[:-1]]   # back to back
+        for op, start, end in spans:
+            assert O.decode(data[start:end].ljust(end - start, b"\0")) == [op]

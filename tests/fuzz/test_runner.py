@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from fuzz import artifacts as art
+from fuzz import build as fbuild
 from fuzz import fast_trace
 from fuzz import run as frun
 from fuzz import stats as fstats
@@ -162,6 +163,19 @@ def test_user_timeout_after_double_dash_wins(tmp_path):
     assert [a for a in argv if a.startswith("-timeout")] == ["-timeout=3"]
 
 
+def test_a_custom_mutator_keeps_libfuzzers_length_control_and_its_shim(tmp_path):
+    def argv(**kw):
+        cfg = frun.RunConfig(root=tmp_path, **kw)
+        return [a for a in frun.libfuzzer_argv(cfg, Path("/h"), cfg.corpus_dir(), cfg.crashes_dir())
+                if a.startswith("-len_control")]
+    assert argv(target="ops", mutator="structure") == [f"-len_control={frun.LEN_CONTROL}"]
+    assert argv(target="ops", mutator="structure", extra=["-len_control=0"]) == ["-len_control=0"]
+    assert argv(target="ops") == [] and argv(target="codec", mutator="structure") == []
+    shim = fbuild.Build("coverage", tmp_path, "id", tmp_path / "preload.so", mutator_shim=tmp_path / "shim.so")
+    assert shim.env({}, custom_mutator=True)["LD_PRELOAD"] == f"{tmp_path / 'preload.so'}:{tmp_path / 'shim.so'}"
+    assert shim.env({})["LD_PRELOAD"] == str(tmp_path / "preload.so")
+
+
 def test_seeds_are_copied_into_the_working_corpus_under_sha1_names(tmp_path):
     seeds = tmp_path / "corpus" / "ops"
     seeds.mkdir(parents=True)
@@ -250,6 +264,17 @@ class TestFuzzing:
             else:
                 assert f"fast tracing off ({fast_trace.ENV}=0)" in log
         assert outcomes["1"] == outcomes["0"]
+
+    def test_a_targets_custom_mutator_is_installed_with_mutator_structure(self, tmp_path):
+        target = "tests.fuzz.fixture_mutator_target"
+        found = frun.fuzz(config(tmp_path / "structure", target=target, flavor="coverage",
+                                 runs=20_000, seed=3, mutator="structure"))
+        assert found.exit_code == 1 and len(found.findings) == 1
+        assert "CustomMutatorUsed" in art.read_sidecar(found.findings[0])["report"]
+        assert "structure-aware mutation (tests.fuzz.fixture_mutator_target)" in found.log.read_text()
+        blind = frun.fuzz(config(tmp_path / "bytes", target=target, flavor="coverage",
+                                 runs=20_000, seed=3))               # the default: bytes
+        assert blind.exit_code == 0 and blind.findings == []
 
     def test_clean_run_exits_0_and_grows_the_corpus(self, tmp_path):
         result = frun.fuzz(config(tmp_path, target=CLEAN_TARGET, flavor="coverage", runs=2000, seed=2))
