@@ -18,7 +18,7 @@ Layout of build/fuzz/<flavor>/ (written by `build()`, read by the runner):
                 test, so built -O2 without sanitizers or coverage
   mutator_shim.so   LLVMFuzzerCustomMutator for a preloaded libFuzzer
                 (fuzz/csrc/mutator_shim.c: why); preloaded after preload.so
-                only for a target with a custom mutator (Build.env)
+                only with --mutator structure on a target that has one (Build.env)
   preload.so    libFuzzer (+ ASan/UBSan runtime for asan/planted) from
                 clang-19's compiler-rt, merged into one shared object. It must
                 be in LD_PRELOAD before Python starts: an instrumented module
