@@ -40,7 +40,7 @@ from pathlib import Path
 import click
 
 from fuzz import run as frun
-from fuzz.harness import GC_THRESHOLDS
+from fuzz.harness import tune_gc
 
 GOALS = {"ops": 2000, "codec": 20000}      # exec/s under ASan
 DESIGN_MAX_LEN = {"ops": 128}              # bytes: streams of about 16 ops
@@ -119,12 +119,10 @@ def pipeline_rate(target: str, corpus: Path, seconds: float = PIPELINE_SECONDS) 
 
 @contextlib.contextmanager
 def fuzzing_gc():
-    """The collector as the harness tunes it (fuzz/harness.py tune_gc), undone after:
-    with the defaults, this process' own objects made the baseline slower than fuzzing."""
+    """The collector as the harness tunes it (tune_gc), undone after: with the
+    defaults, this process' own objects made the baseline slower than fuzzing."""
     old = gc.get_threshold()
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
+    tune_gc()
     try:
         yield
     finally:

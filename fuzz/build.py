@@ -247,15 +247,10 @@ def _compile_module(module: NativeModule, flags: list[str], tmp: Path, out: Path
     _run([CLANG, "-shared", *flags, *map(str, objects), "-o", str(out)], f"linking {out.name}")
 
 
-def _compile_tracer(out: Path) -> None:
-    include = ["-I", sysconfig.get_paths()["include"]]
-    _run([CLANG, *COMMON, *TRACER_FLAGS, *include, str(TRACER_SOURCE), "-o", str(out)],
-         f"compiling {TRACER_SOURCE.relative_to(REPO)}")
-
-
-def _compile_shim(out: Path) -> None:
-    _run([CLANG, *COMMON, *TRACER_FLAGS, str(SHIM_SOURCE), "-o", str(out)],
-         f"compiling {SHIM_SOURCE.relative_to(REPO)}")
+def _compile_helper(source: Path, out: Path, extra: tuple = ()) -> None:
+    """A part of the fuzzer itself (tracer, mutator shim): -O2, no sanitizers or coverage."""
+    _run([CLANG, *COMMON, *TRACER_FLAGS, *extra, str(source), "-o", str(out)],
+         f"compiling {source.relative_to(REPO)}")
 
 
 def _link_preload(flavor: str, tmp: Path, out: Path) -> None:
@@ -372,9 +367,9 @@ def build(flavor: str = "asan", *, force: bool = False, out_root: Path = BUILD_R
             _link_preload(flavor, tmp, preload)
             _verify(flavor, staged, preload)
             tracer = tmp / f"{TRACER_NAME}{ext_suffix()}"
-            _compile_tracer(tracer)
+            _compile_helper(TRACER_SOURCE, tracer, ("-I", sysconfig.get_paths()["include"]))
             shim = tmp / SHIM_NAME
-            _compile_shim(shim)
+            _compile_helper(SHIM_SOURCE, shim)
             h = hashlib.sha256(json.dumps(flags).encode())
             for name in sorted(staged):
                 h.update(name.encode() + _file_hash(staged[name]).encode())

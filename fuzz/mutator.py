@@ -70,17 +70,16 @@ def edit(data: bytes, rng: random.Random) -> bytes:
     if kind == "insert":
         at = rng.choice(cuts)
         return data[:at] + new_op(rng) + data[at:]
+    if kind == "bracket":
+        a, b = sorted(rng.sample(cuts, 2))
+        return data[:a] + _BEGIN + data[a:b] + (_COMMIT if rng.random() < 0.7 else _ROLLBACK) + data[b:]
     op, start, end = rng.choice(spans)
     if kind == "replace":
         return data[:start] + new_op(rng, type(op)) + data[end:]
     if kind == "delete":
         return data[:start] + data[end:]
-    if kind == "copy":
-        at = rng.choice(cuts)
-        return data[:at] + data[start:end] + data[at:]
-    first, last = sorted(rng.sample(range(len(cuts)), 2) if len(cuts) > 1 else (0, 0))
-    a, b = cuts[first], cuts[last]
-    return data[:a] + _BEGIN + data[a:b] + (_COMMIT if rng.random() < 0.7 else _ROLLBACK) + data[b:]
+    at = rng.choice(cuts)                       # copy
+    return data[:at] + data[start:end] + data[at:]
 
 
 def cut(data: bytes, max_size: int) -> bytes:
