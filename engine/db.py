@@ -94,7 +94,6 @@ class BlazeDB:
         self._lock = threading.RLock()
         self._txn_held = False          # begin() keeps one extra hold of _lock
         self._new_id = id_generator or IdGenerator(clock or time.time)
-        self._base_query = Query(self)
         self._store = _store_mod.Store(path, vfs=vfs, readonly=readonly,
                                        lock_timeout=lock_timeout,
                                        checkpoint_pages=checkpoint_pages,
@@ -561,7 +560,9 @@ class BlazeDB:
         """A query builder bound to this database (or a query from its plain-data spec)."""
         if spec is not None:
             return Query.from_spec(spec, self)
-        return self._base_query        # queries are immutable: one empty query serves all
+        # A new one each time, not one kept on self: db -> query -> db would be a
+        # reference cycle, and every closed handle would wait for the cycle collector.
+        return Query(self)
 
     def _run_query(self, q: Query) -> list:
         with self._lock:

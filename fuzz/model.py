@@ -45,29 +45,33 @@ def record_error(record: dict):
     Walks like the codec: in each dictionary every key is checked first
     (over-long name: RecordTooLargeError), then the values in key order;
     arrays element by element; the first problem wins."""
-    def walk(v):
-        t = type(v)
-        if t is int:
-            return None if INT64_MIN <= v <= INT64_MAX else InvalidRecordError
-        if t is list:
-            for x in v:
-                if type(x) in _CAN_FAIL:
-                    err = walk(x)
-                    if err:
-                        return err
-        elif t is dict:
-            for k in v:
-                # a name of at most _SHORT_NAME characters fits in MAX_FIELD_NAME bytes
-                if len(k) > _SHORT_NAME and len(k.encode("utf-8")) > MAX_FIELD_NAME:
-                    return RecordTooLargeError
-            for k in sorted(v):
-                x = v[k]
-                if type(x) in _CAN_FAIL:
-                    err = walk(x)
-                    if err:
-                        return err
-        return None
-    return walk(record)
+    return _first_error(record)
+
+
+# Module level, not nested in record_error: a recursive closure refers to itself
+# (function -> cell -> function), and each call would leave a cycle to collect.
+def _first_error(v):
+    t = type(v)
+    if t is int:
+        return None if INT64_MIN <= v <= INT64_MAX else InvalidRecordError
+    if t is list:
+        for x in v:
+            if type(x) in _CAN_FAIL:
+                err = _first_error(x)
+                if err:
+                    return err
+    elif t is dict:
+        for k in v:
+            # a name of at most _SHORT_NAME characters fits in MAX_FIELD_NAME bytes
+            if len(k) > _SHORT_NAME and len(k.encode("utf-8")) > MAX_FIELD_NAME:
+                return RecordTooLargeError
+        for k in sorted(v):
+            x = v[k]
+            if type(x) in _CAN_FAIL:
+                err = _first_error(x)
+                if err:
+                    return err
+    return None
 
 
 def _id_field_ok(fields: dict, rid: uuid.UUID) -> bool:

@@ -121,7 +121,7 @@ class Session:
                 self.model_error = model_err
                 raise
             engine_err = type(exc)
-            actual = exc
+            actual = str(exc)       # not exc: its traceback holds this frame (a reference cycle)
         self.ids.note(op)
         if model_err is not None or engine_err is not None:
             if model_err is not engine_err:

@@ -3,9 +3,11 @@ transactions, errors and thread safety."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import math
 import threading
 import uuid
+import weakref
 
 import pytest
 
@@ -244,6 +246,20 @@ def test_use_after_close_raises_closed_error():
                  lambda: db.query().all(), lambda: db.begin()):
         with pytest.raises(ClosedError):
             call()
+
+
+def test_a_dropped_handle_is_freed_at_once_not_by_the_cycle_collector():
+    db = memory_db()
+    db.insert({"a": 1})
+    assert db.query().where(F("a") == 1).count() == 1
+    db.close()
+    handle = weakref.ref(db)
+    gc.disable()
+    try:
+        del db
+        assert handle() is None
+    finally:
+        gc.enable()
 
 
 def test_data_survives_reopen_on_a_shared_memfs():

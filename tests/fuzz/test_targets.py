@@ -6,6 +6,7 @@ by patching the engine), so a quiet fuzzer means a correct engine.
 """
 from __future__ import annotations
 
+import gc
 import random
 from pathlib import Path
 
@@ -116,6 +117,26 @@ def test_ops_target_runs_random_streams_clean():
     rnd = random.Random(7)
     for _ in range(150):
         ops_target.test_one_input(bytes(rnd.getrandbits(8) for _ in range(rnd.randint(0, 250))))
+
+
+def test_ops_target_leaves_no_reference_cycles():
+    """Every input frees its objects by reference counting: cyclic garbage (a
+    handle referring to itself, a kept exception holding its frame) would wake
+    the cycle collector every few inputs, a tenth of the target's time."""
+    rnd = random.Random(11)
+    inputs = [path.read_bytes() for path in seed_files("ops")]
+    inputs += [bytes(rnd.getrandbits(8) for _ in range(rnd.randint(0, 250))) for _ in range(100)]
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    try:
+        for data in inputs:
+            ops_target.test_one_input(data)
+        gc.collect()
+        left = sorted({type(o).__qualname__ for o in gc.garbage})
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+    assert left == []
 
 
 def test_a_delete_that_leaves_the_record_is_caught(monkeypatch):
