@@ -107,8 +107,14 @@ ASAN_SYMBOL_PREFIX = "__asan_report"
 # CPython too; with its defaults (256 MB, 30 frames) the codec target ran at
 # 6.2k exec/s and 494 MB RSS, with these at 11.0k exec/s and 154 MB (15 s runs
 # here). The crash stack itself is not shortened; only allocation/free stacks are.
+# detect_stack_use_after_return=1:max_uar_stack_size_log=16, as ClusterFuzz runs
+# it: stack-use-after-return stays detected (tested), on a fake stack of 64 KB
+# per frame size class instead of the default 1 MB, which the C core's frames
+# kept cycling through out of the cache. ops target under ASan, in-process:
+# 14% less time per input (detection off entirely would save 17%).
 ASAN_OPTIONS = ("detect_leaks=0:allocator_may_return_null=1:symbolize=1:handle_abort=1"
-                ":quarantine_size_mb=32:malloc_context_size=8")
+                ":quarantine_size_mb=32:malloc_context_size=8"
+                ":detect_stack_use_after_return=1:max_uar_stack_size_log=16")
 UBSAN_OPTIONS = "halt_on_error=1:print_stacktrace=1:symbolize=1"
 
 

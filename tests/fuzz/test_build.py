@@ -124,6 +124,22 @@ def test_instrumented_module_loads_only_under_its_preload(tmp_path):
     assert under.stdout.strip() == "1"
 
 
+def test_stack_use_after_return_is_detected_under_the_build_environment(tmp_path, fixture_tree):
+    """The environment keeps ASan's fake stack small for speed; a frame used
+    after its function returned must still be reported."""
+    (fixture_tree / "store" / "extra.c").write_text(
+        "__attribute__((noinline)) static int *escape(void)\n"
+        "{ int local[8]; for (int i = 0; i < 8; i++) local[i] = i; int *volatile p = local; return p; }\n"
+        "__attribute__((visibility(\"default\"))) int read_after_return(void) { return escape()[3]; }\n")
+    built = fbuild.build("asan", out_root=tmp_path, modules=fbuild.engine_modules(fixture_tree))
+    assert "max_uar_stack_size_log=16" in built.env()["ASAN_OPTIONS"]
+    probe = [sys.executable, "-c",
+             f"import ctypes; ctypes.CDLL({str(built.modules['_store'])!r}).read_after_return()"]
+    proc = subprocess.run(probe, check=False, env=built.env(), capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode != 0
+    assert "AddressSanitizer: stack-use-after-return" in proc.stderr, proc.stderr[-2000:]
+
+
 def test_unknown_flavor_is_a_build_error(tmp_path):
     with pytest.raises(fbuild.BuildError, match="unknown build flavor 'msan'"):
         fbuild.build("msan", out_root=tmp_path, modules=fixture_modules())
