@@ -80,24 +80,32 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Takes a lock, retrying until `timeout` seconds have passed. */
+/* Takes a lock, retrying until `timeout` seconds have passed. The clock is
+ * read only once the lock turns out to be busy: a free lock (the usual case,
+ * several times per open, commit and checkpoint) costs one call. */
 static int lock_wait(bz_file *f, int which, int mode, double timeout, bz_err *err)
 {
-    double deadline = now() + timeout, pause = 0.001;
+    double deadline = -1, pause = 0.001;
     for (;;) {
         bz_err e;
         bz_err_clear(&e);
         int rc = f->m->lock(f, which, mode, &e);
-        if (rc != BZ_LOCKED || now() >= deadline) {
-            if (rc) {
-                bz_err_set(err, rc, "%s", e.msg);
-                err->sys_errno = e.sys_errno;
+        if (rc == BZ_LOCKED) {
+            double t = now();
+            if (deadline < 0)
+                deadline = t + timeout;
+            if (t < deadline) {
+                sleep_hook(pause);
+                if (pause < 0.05)
+                    pause *= 2;
+                continue;
             }
-            return rc;
         }
-        sleep_hook(pause);
-        if (pause < 0.05)
-            pause *= 2;
+        if (rc) {
+            bz_err_set(err, rc, "%s", e.msg);
+            err->sys_errno = e.sys_errno;
+        }
+        return rc;
     }
 }
 
