@@ -458,8 +458,9 @@ static void test_locks(bz_vfs *vfs, const char *path)
 
 /* MemFS keeps the bytes of its last sync so that power loss can revert to
  * them; a sync copies only the 4 KiB blocks written since the one before.
- * Random scattered writes, truncates, syncs and power losses are checked
- * byte for byte against a model holding the current and the synced file. */
+ * Random scattered writes, truncates, syncs, power losses and removals (the
+ * new file gets the old one's buffers) are checked byte for byte against a
+ * model holding the current and the synced file. */
 #define MODEL_MAX (64 * 1024)
 static void test_memfs_sync_model(void)
 {
@@ -488,10 +489,16 @@ static void test_memfs_sync_model(void)
             if (len > now_len)
                 memset(now + now_len, 0, len - now_len);
             now_len = len;
-        } else if (roll < 90) {
+        } else if (roll < 88) {
             OK(f->m->sync(f, &err));
             memcpy(synced, now, now_len);
             synced_len = now_len;
+        } else if (roll < 94) {                      /* a new file in the removed one's buffers */
+            f->m->close(f);
+            f = NULL;
+            OK(mem->remove(mem, "f", &err));
+            OK(mem->open(mem, "f", BZ_OPEN_CREATE, &f, &err));
+            now_len = synced_len = 0;
         } else {                                     /* power loss: back to the last sync */
             f->m->close(f);
             f = NULL;
