@@ -98,6 +98,7 @@ class BlazeDB:
                                        lock_timeout=lock_timeout,
                                        checkpoint_pages=checkpoint_pages,
                                        cache_pages=cache_pages)
+        created = False
         try:
             if readonly:
                 if RECORDS not in self._store.trees():
@@ -112,6 +113,7 @@ class BlazeDB:
                         self._store.create_tree(RECORDS)
                         self._store.create_tree(CATALOG_TREE)
                         self._store.commit()
+                        created = True
                     except BaseException:
                         if self._store.in_transaction:
                             self._store.rollback()
@@ -122,9 +124,14 @@ class BlazeDB:
             # common; rescanning the catalog after each one is not free).
             self._catalog_gen = 0
             self._txn_gen = 0
-            self._load_catalog()
-            self._verify_trees()
-            self._continue_ids()
+            if created:
+                # Both trees were made empty just now: no index to load or
+                # verify, no stored id to continue after. (Every later open runs them.)
+                self._eq_cache = {}
+            else:
+                self._load_catalog()
+                self._verify_trees()
+                self._continue_ids()
         except BaseException:
             self._store.close()
             raise
