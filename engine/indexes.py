@@ -12,6 +12,8 @@ exactly the keys with prefix `index_key(values)` followed by 16 id bytes.
 """
 from __future__ import annotations
 
+import functools
+
 from engine._native import codec as _codec
 from engine.errors import BlazeIndexError, CorruptDatabaseError, QueryError, UniqueConstraintError
 from engine.semantics import make_getter, parse_path
@@ -64,22 +66,30 @@ class IndexDef:
     def from_catalog(cls, key: bytes, value: bytes) -> IndexDef:
         """The index a catalog entry describes; CorruptDatabaseError naming the
         entry when it is not one `catalog_entry` could have written."""
-        d = _codec.decode(value)      # CorruptRecordError for bytes that are no record
-        try:
-            name, fields, unique = d["name"], d["fields"], d["unique"]
-            well_formed = (set(d) == {"name", "fields", "unique", "tree"}
-                           and isinstance(fields, list) and isinstance(unique, bool)
-                           and key == CATALOG_PREFIX + check_name(name).encode()
-                           and d["tree"] == TREE_PREFIX + name)
-            idx = cls(name, normalize_fields(fields), unique) if well_formed else None
-        except (KeyError, TypeError, BlazeIndexError, QueryError):
-            idx = None
-        if idx is None:
-            raise CorruptDatabaseError(f"catalog entry {key[:120]!r} is not an index definition: {d!r:.200}")
-        return idx
+        return _from_catalog(key, value)
 
     def __repr__(self):
         return f"IndexDef({self.name!r}, {self.fields!r}, unique={self.unique})"
+
+
+# Every open parses every catalog entry again (and the fuzz targets reopen
+# several times per input); an IndexDef never changes once made, so one made
+# from the same entry bytes is shared. Failures are not cached: they raise.
+@functools.lru_cache(maxsize=256)
+def _from_catalog(key: bytes, value: bytes) -> IndexDef:
+    d = _codec.decode(value)      # CorruptRecordError for bytes that are no record
+    try:
+        name, fields, unique = d["name"], d["fields"], d["unique"]
+        well_formed = (set(d) == {"name", "fields", "unique", "tree"}
+                       and isinstance(fields, list) and isinstance(unique, bool)
+                       and key == CATALOG_PREFIX + check_name(name).encode()
+                       and d["tree"] == TREE_PREFIX + name)
+        idx = IndexDef(name, normalize_fields(fields), unique) if well_formed else None
+    except (KeyError, TypeError, BlazeIndexError, QueryError):
+        idx = None
+    if idx is None:
+        raise CorruptDatabaseError(f"catalog entry {key[:120]!r} is not an index definition: {d!r:.200}")
+    return idx
 
 
 def normalize_fields(fields) -> tuple:
