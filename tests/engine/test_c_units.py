@@ -57,6 +57,39 @@ def test_pager_unit_tests_pass_under_asan_and_ubsan(cc, tmp_path):
     assert "runtime error" not in result.stderr
 
 
+OVERREAD = r"""
+#include "crc32c.h"
+#include <stdint.h>
+#include <stdlib.h>
+int main(void)
+{
+    uint8_t *page = malloc(100);
+    for (int i = 0; i < 100; i++)
+        page[i] = (uint8_t)i;
+    return (int)(crc32c(page, 101) & 1);   /* one byte past the block */
+}
+"""
+
+
+@pytest.mark.parametrize("cc", compilers())
+def test_a_checksum_reading_past_its_buffer_is_reported_by_asan(cc, tmp_path):
+    """The CRC loops run without per-load ASan checks (under ASan they cost a
+    tenth of a commit); one range check up front must still catch an overread."""
+    if shutil.which(cc) is None:
+        pytest.skip(f"{cc} not found")
+    (tmp_path / "overread.c").write_text(OVERREAD)
+    exe = tmp_path / "overread"
+    built = run([cc, *WARN, *SANITIZE, f"-I{CSRC / 'store'}", "-o", str(exe), str(tmp_path / "overread.c"),
+                 str(CSRC / "store" / "crc32c.c"), str(CSRC / "store" / "bz.c")])
+    assert built.returncode == 0, built.stderr
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
+    env.pop("LD_PRELOAD", None)
+    result = run([str(exe)], env=env)
+    assert result.returncode != 0
+    assert "AddressSanitizer: heap-buffer-overflow" in result.stderr, result.stderr
+    assert "crc32c" in result.stderr
+
+
 @pytest.mark.skipif(not os.path.exists(CLANG), reason=f"{CLANG} is not installed (apt-get install clang-19)")
 def test_first_checksums_taken_by_many_threads_at_once_do_not_race(tmp_path):
     exe = tmp_path / "test_crc_threads"

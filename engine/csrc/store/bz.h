@@ -60,4 +60,15 @@ int bz_err_from_errno(bz_err *e, int sys_errno, const char *what, const char *pa
 #define BZ_NO_COVERAGE
 #endif
 
+/* BZ_ASAN: built under AddressSanitizer (gcc says so with __SANITIZE_ADDRESS__,
+ * clang with the address_sanitizer feature); <sanitizer/asan_interface.h> is
+ * then available for manual poisoning and range checks. */
+#if defined(__SANITIZE_ADDRESS__)
+#define BZ_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BZ_ASAN 1
+#endif
+#endif
+
 #endif
