@@ -96,6 +96,27 @@ def test_scan_orders_bytewise_with_bounds_and_reverse(store):
     assert dict(store.scan("t"))[b"ab"] == b"vab"
 
 
+def test_interleaved_scans_and_gets_return_their_own_items(store):
+    """Scans and get() of one store share its result buffers; what each returns
+    is its own copy, whatever the others read in between."""
+    store.create_tree("s")
+    store.create_tree("t")
+    short = {b"%02d" % i: b"s" * i for i in range(20)}
+    long = {b"key-%03d" % i: b"t" * (300 + 50 * i) for i in range(20)}
+    for k, v in short.items():
+        store.put("s", k, v)
+    for k, v in long.items():
+        store.put("t", k, v)
+    got_s, got_t, fetched = [], [], []
+    for (ks, vs), (kt, vt) in zip(store.scan("s"), store.scan("t", reverse=True)):
+        got_s.append((ks, vs))
+        got_t.append((kt, vt))
+        fetched.append(store.get("t", kt))
+    assert got_s == sorted(short.items())
+    assert got_t == sorted(long.items(), reverse=True)
+    assert fetched == [v for _, v in got_t]
+
+
 def test_scan_survives_modification_of_the_tree(store):
     store.create_tree("t")
     for i in range(0, 2000, 2):

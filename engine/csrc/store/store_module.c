@@ -425,7 +425,10 @@ typedef struct {
     PyObject *vfs_obj;          /* keeps a MemFS/FaultVFS alive */
     PyObject *path;
     PyThread_type_lock lock;
-    bz_buf val;                 /* reused by get() */
+    /* Scratch for one result of get() or of a scan's next(): filled under the
+     * store lock and copied into bytes objects before it is released, so one
+     * pair serves every scan of the store (no buffers of their own to grow). */
+    bz_buf key, val;
 } StoreObject;
 
 /* A read-only Store's scan must see one committed state from its first item
@@ -436,7 +439,6 @@ typedef struct {
     StoreObject *store;
     bz_cursor *c;               /* NULL once exhausted */
     int snapshot;               /* holds an outer pager read (read-only store) */
-    bz_buf key, val;
 } ScanObject;
 
 static PyTypeObject StoreType, ScanType;
@@ -572,6 +574,7 @@ static void Store_dealloc(StoreObject *self)
     }
     if (self->lock)
         PyThread_free_lock(self->lock);
+    bz_buf_free(&self->key);
     bz_buf_free(&self->val);
     Py_XDECREF(self->vfs_obj);
     Py_XDECREF(self->path);
@@ -922,8 +925,6 @@ static PyObject *Store_scan(StoreObject *self, PyObject *args, PyObject *kw)
     if (s) {
         it->store = (StoreObject *)Py_NewRef(self);
         it->c = NULL;
-        memset(&it->key, 0, sizeof it->key);
-        memset(&it->val, 0, sizeof it->val);
         it->snapshot = 0;
         if (bz_store_readonly(s)) {
             rc = pager_read_begin(bz_store_pager(s), &err);
@@ -938,8 +939,6 @@ static PyObject *Store_scan(StoreObject *self, PyObject *args, PyObject *kw)
         it->store = NULL;
         it->c = NULL;
         it->snapshot = 0;
-        memset(&it->key, 0, sizeof it->key);
-        memset(&it->val, 0, sizeof it->val);
     }
     if (start != Py_None)
         PyBuffer_Release(&bstart);
@@ -979,19 +978,30 @@ static PyObject *Scan_next(ScanObject *it)
     bz_err err;
     bz_err_clear(&err);
     int done = 0;
-    int rc = bz_cursor_next(it->c, &it->key, &it->val, &done, &err);
+    int rc = bz_cursor_next(it->c, &st->key, &st->val, &done, &err);
     if (rc || done) {
         bz_cursor_free(it->c);
         it->c = NULL;
         scan_release(it);
+    }
+    PyObject *key = NULL, *val = NULL;
+    if (!rc && !done) {         /* copied out of the store's scratch while it is ours */
+        key = PyBytes_FromStringAndSize((const char *)st->key.data, (Py_ssize_t)st->key.len);
+        val = key ? PyBytes_FromStringAndSize((const char *)st->val.data, (Py_ssize_t)st->val.len) : NULL;
     }
     store_unlock(st);
     if (rc)
         return raise_bz(rc, &err);
     if (done)
         return NULL;
-    return Py_BuildValue("(y#y#)", (const char *)it->key.data, (Py_ssize_t)it->key.len,
-                         (const char *)it->val.data, (Py_ssize_t)it->val.len);
+    if (!val) {
+        Py_XDECREF(key);
+        return NULL;
+    }
+    PyObject *pair = PyTuple_Pack(2, key, val);
+    Py_DECREF(key);
+    Py_DECREF(val);
+    return pair;
 }
 
 static void Scan_dealloc(ScanObject *it)
@@ -1003,8 +1013,6 @@ static void Scan_dealloc(ScanObject *it)
         scan_release(it);
         store_unlock(it->store);
     }
-    bz_buf_free(&it->key);
-    bz_buf_free(&it->val);
     Py_XDECREF(it->store);
     PyObject_Free(it);
 }
