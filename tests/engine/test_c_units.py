@@ -82,7 +82,9 @@ def test_a_checksum_reading_past_its_buffer_is_reported_by_asan(cc, tmp_path):
     built = run([cc, *WARN, *SANITIZE, f"-I{CSRC / 'store'}", "-o", str(exe), str(tmp_path / "overread.c"),
                  str(CSRC / "store" / "crc32c.c"), str(CSRC / "store" / "bz.c")])
     assert built.returncode == 0, built.stderr
-    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
+    # Its own options: no log_path inherited from a sanitized test run (the
+    # report belongs on this process' stderr, not among the run's findings).
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0", UBSAN_OPTIONS="print_stacktrace=1")
     env.pop("LD_PRELOAD", None)
     result = run([str(exe)], env=env)
     assert result.returncode != 0
