@@ -119,16 +119,15 @@ class BlazeDB:
                             self._store.rollback()
                         raise
             self._indexes: dict[str, IndexDef] = {}
+            self._eq_cache = {}
             # Bumped whenever _indexes changes: after a rollback the catalog is
             # reloaded only if this transaction changed it (a failed write is
             # common; rescanning the catalog after each one is not free).
             self._catalog_gen = 0
             self._txn_gen = 0
-            if created:
-                # Both trees were made empty just now: no index to load or
-                # verify, no stored id to continue after. (Every later open runs them.)
-                self._eq_cache = {}
-            else:
+            # A database made just now has both trees empty: no index to load or
+            # verify, no stored id to continue after. (Every later open runs them.)
+            if not created:
                 self._load_catalog()
                 self._verify_trees()
                 self._continue_ids()

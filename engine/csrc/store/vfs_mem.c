@@ -84,6 +84,20 @@ struct memfs {
 #define BLOCK 4096u
 #define BITMAP_WORDS(cap) (((cap) / BLOCK + 63) / 64)
 
+/* An idle spare is poisoned under ASan (see the top); a taken or freed one is not. */
+static void spare_poison(const spare *sp, int poisoned)
+{
+    if (poisoned) {
+        POISON(sp->cur, sp->cap);
+        if (sp->synced)
+            POISON(sp->synced, sp->synced_cap);
+    } else {
+        UNPOISON(sp->cur, sp->cap);
+        if (sp->synced)
+            UNPOISON(sp->synced, sp->synced_cap);
+    }
+}
+
 static void spare_free(spare *sp)
 {
     free(sp->cur);
@@ -98,9 +112,7 @@ static void inode_unref(mem_inode *ino)
     memfs *fs = ino->fs;
     spare sp = { ino->cur, ino->synced, ino->cap, ino->synced_cap, ino->dirty };
     if (ino->cap && fs->nspares < MAX_SPARES) {
-        POISON(sp.cur, sp.cap);
-        if (sp.synced)
-            POISON(sp.synced, sp.synced_cap);
+        spare_poison(&sp, 1);
         fs->spares[fs->nspares++] = sp;
     } else {
         spare_free(&sp);
@@ -115,9 +127,7 @@ static void take_spare(memfs *fs, mem_inode *ino)
     if (!fs->nspares)
         return;
     spare sp = fs->spares[--fs->nspares];
-    UNPOISON(sp.cur, sp.cap);
-    if (sp.synced)
-        UNPOISON(sp.synced, sp.synced_cap);
+    spare_poison(&sp, 0);
     memset(sp.dirty, 0, BITMAP_WORDS(sp.cap) * sizeof *sp.dirty);
     ino->cur = sp.cur;
     ino->cap = sp.cap;
@@ -387,9 +397,7 @@ static void mem_release(bz_vfs *v)
         unlink_at(fs, fs->n - 1);
     while (fs->nspares) {
         spare *sp = &fs->spares[--fs->nspares];
-        UNPOISON(sp->cur, sp->cap);
-        if (sp->synced)
-            UNPOISON(sp->synced, sp->synced_cap);
+        spare_poison(sp, 0);
         spare_free(sp);
     }
     free(fs->files);
