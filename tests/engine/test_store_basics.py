@@ -133,6 +133,35 @@ def test_scan_survives_modification_of_the_tree(store):
     assert store.count("t") == 0
 
 
+def test_a_scan_resumes_after_keys_of_every_length_while_the_tree_changes(store):
+    """The cursor re-seeks from its copy of the last key after each change;
+    short keys fit inside the cursor, longer ones move that copy to a buffer
+    of its own, and a scan crossing from one to the other loses nothing."""
+    store.create_tree("t")
+    keys = sorted(bytes([65 + i % 26]) * n for i, n in enumerate((1, 15, 63, 64, 65, 66, 200, 1024)))
+    for k in keys:
+        store.put("t", k, b"v")
+    seen = []
+    for key, _ in store.scan("t"):
+        seen.append(key)
+        store.put("t", b"side", b"w")          # a change: the next step re-seeks
+        store.delete("t", b"side")
+    assert seen == keys
+
+
+def test_lookups_keep_working_as_the_name_cache_grows_and_is_cleared(store):
+    names = [f"tree-{i:02d}" for i in range(40)]      # well past the cache's first slots
+    for name in names:
+        store.create_tree(name)
+        store.put(name, b"k", name.encode())
+    assert [store.get(n, b"k") for n in names] == [n.encode() for n in names]
+    store.begin()
+    store.create_tree("doomed")
+    store.rollback()                                  # clears the cache
+    assert [store.get(n, b"k") for n in names] == [n.encode() for n in names]
+    assert "doomed" not in store.trees()
+
+
 def test_count_clear_and_drop(store):
     store.create_tree("t")
     for i in range(500):

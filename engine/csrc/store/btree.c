@@ -67,6 +67,14 @@ static int corrupt(bz_err *err, bz_pgno pg, const char *what)
 static int nomem(bz_err *err) { return bz_err_set(err, BZ_NOMEM, "out of memory in the B+tree"); }
 
 /* ---- bz_buf ----------------------------------------------------------------- */
+void bz_buf_borrow(bz_buf *b, uint8_t *storage, size_t cap)
+{
+    b->data = storage;
+    b->len = 0;
+    b->cap = cap;
+    b->borrowed = 1;
+}
+
 int bz_buf_reserve(bz_buf *b, size_t cap, bz_err *err)
 {
     if (b->cap >= cap && b->data)
@@ -74,11 +82,14 @@ int bz_buf_reserve(bz_buf *b, size_t cap, bz_err *err)
     size_t n = b->cap ? b->cap : 64;
     while (n < cap)
         n *= 2;
-    uint8_t *d = realloc(b->data, n);
+    uint8_t *d = realloc(b->borrowed ? NULL : b->data, n);
     if (!d)
         return nomem(err);
+    if (b->borrowed && b->len)
+        memcpy(d, b->data, b->len);
     b->data = d;
     b->cap = n;
+    b->borrowed = 0;
     return BZ_OK;
 }
 
@@ -95,9 +106,11 @@ int bz_buf_set(bz_buf *b, const void *data, size_t n, bz_err *err)
 
 void bz_buf_free(bz_buf *b)
 {
-    free(b->data);
+    if (!b->borrowed)
+        free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
+    b->borrowed = 0;
 }
 
 /* ---- page access ---------------------------------------------------------- */

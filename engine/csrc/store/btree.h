@@ -22,11 +22,16 @@
 #define BT_MAX_DEPTH 40            /* deeper is a cycle or corruption */
 
 /* A caller-owned growable byte buffer. Start zeroed ({0}); functions that
- * fill one grow it with realloc and set len; release with bz_buf_free. */
+ * fill one grow it with realloc and set len; release with bz_buf_free.
+ * bz_buf_borrow starts one on storage of the caller's instead (not freed;
+ * growing past it moves the bytes to the heap). Under ASan, borrowed storage
+ * should end its allocation, so that a write past cap still hits a redzone. */
 typedef struct bz_buf {
     uint8_t *data;
     size_t len, cap;
+    int borrowed;                 /* data is the caller's storage, not ours to free */
 } bz_buf;
+void bz_buf_borrow(bz_buf *b, uint8_t *storage, size_t cap);
 int  bz_buf_reserve(bz_buf *b, size_t cap, bz_err *err);
 int  bz_buf_set(bz_buf *b, const void *data, size_t n, bz_err *err);
 void bz_buf_free(bz_buf *b);

@@ -71,4 +71,15 @@ int bz_err_from_errno(bz_err *e, int sys_errno, const char *what, const char *pa
 #endif
 #endif
 
+/* Memory a module keeps for reuse instead of freeing it (idle buffers) is
+ * poisoned while idle, so that ASan still reports a stray access to it. */
+#ifdef BZ_ASAN
+#include <sanitizer/asan_interface.h>
+#define BZ_POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
+#define BZ_UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
+#else
+#define BZ_POISON(p, n) ((void)(p), (void)(n))
+#define BZ_UNPOISON(p, n) ((void)(p), (void)(n))
+#endif
+
 #endif

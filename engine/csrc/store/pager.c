@@ -13,6 +13,17 @@
  *    commit frame, so the header always names the newest committed state.
  *  - Unreferenced clean pages sit on an LRU list and are evicted beyond
  *    cache_pages; referenced or dirty pages never are.
+ *
+ * Allocations: each one costs a recorded stack trace and a quarantine slot
+ * under ASan, and a fuzz target opens, writes and closes a database several
+ * times per input. So the pager, its hash table's first slots, its path and
+ * its log's path are one block; a commit's page list lives in the pager up
+ * to COMMIT_INLINE pages; and page-sized scratch buffers (the `orig` copies,
+ * a checkpoint's read buffer) go back to a list of at most SCRATCH_KEEP idle
+ * buffers when a transaction ends, poisoned under ASan while idle. Page
+ * frames themselves (bz_page), which the B-tree holds pointers to, always
+ * go through malloc/free: a stale pointer to an evicted page stays an ASan
+ * report for as long as the quarantine holds it.
  */
 #define _GNU_SOURCE
 #include "pager.h"
@@ -31,6 +42,9 @@ static const uint8_t HDR_MAGIC[8] = { 'B', 'L', 'A', 'Z', 'E', 'D', 'B', 0 };
 #define FREE_MAGIC 0x45455246u        /* "FREE" */
 #define MIN_CACHE 16u
 #define READER_WAIT 5.0               /* seconds a reader waits for a checkpoint */
+#define HASH_INLINE 64u               /* hash slots inside the pager block */
+#define COMMIT_INLINE 16u             /* commit list entries inside the pager block */
+#define SCRATCH_KEEP 8u               /* idle page-sized buffers kept for reuse */
 
 /* Header page fields (offsets in file_format.md). */
 typedef struct hdr {
@@ -47,7 +61,7 @@ struct bz_pager {
     hdr h, h_begin;
     int in_txn;
     uint64_t next_txn;
-    bz_page **hash;
+    bz_page **hash;               /* hash0 until the cache outgrows it */
     size_t hcap, ncached;
     bz_page lru;                  /* sentinel: lru_next is the most recently used */
     size_t nlru;
@@ -57,7 +71,12 @@ struct bz_pager {
     int read_depth;               /* nested pager_read_begin calls */
     int opened;                   /* pager_open succeeded: close may checkpoint */
     uint64_t hits, misses, checkpoints, ck_skipped, commits, rollbacks;
+    uint8_t *scratch[SCRATCH_KEEP];   /* idle page-sized buffers (poisoned under ASan) */
+    size_t nscratch;
+    bz_wal_page commit_list[COMMIT_INLINE];
+    bz_page *hash0[HASH_INLINE];
     uint8_t hdrbuf[BZ_PAGE_SIZE];
+    char names[];                 /* path, then the log's path ("<path>-wal") */
 };
 
 /* ---- waiting for locks ---- */
@@ -164,7 +183,8 @@ static void hash_grow(bz_pager *p)
             pg = next;
         }
     }
-    free(p->hash);
+    if (p->hash != p->hash0)
+        free(p->hash);
     p->hash = nh;
     p->hcap = ncap;
 }
@@ -215,6 +235,28 @@ static bz_page *page_new(bz_pgno pgno)
     pg->pgno = pgno;
     pg->data = (uint8_t *)(pg + 1);
     return pg;
+}
+
+/* A page-sized buffer: an idle one if there is one, else a new one. */
+static uint8_t *scratch_take(bz_pager *p)
+{
+    if (!p->nscratch)
+        return malloc(BZ_PAGE_SIZE);
+    uint8_t *b = p->scratch[--p->nscratch];
+    BZ_UNPOISON(b, BZ_PAGE_SIZE);
+    return b;
+}
+
+static void scratch_give(bz_pager *p, uint8_t *b)
+{
+    if (!b)
+        return;
+    if (p->nscratch == SCRATCH_KEEP) {
+        free(b);
+        return;
+    }
+    BZ_POISON(b, BZ_PAGE_SIZE);
+    p->scratch[p->nscratch++] = b;
 }
 
 static void evict(bz_pager *p)
@@ -369,7 +411,8 @@ static int load_hdr(bz_pager *p, int *fresh, bz_err *err)
 
 int pager_open(bz_vfs *vfs, const char *path, const bz_pager_opts *opts, bz_pager **out, bz_err *err)
 {
-    bz_pager *p = calloc(1, sizeof *p);
+    size_t plen = strlen(path);
+    bz_pager *p = calloc(1, sizeof *p + 2 * (plen + 5));
     if (!p)
         return bz_err_set(err, BZ_NOMEM, "out of memory opening %s", path);
     p->vfs = vfs;
@@ -378,16 +421,11 @@ int pager_open(bz_vfs *vfs, const char *path, const bz_pager_opts *opts, bz_page
     if (p->o.cache_pages < MIN_CACHE)
         p->o.cache_pages = MIN_CACHE;
     p->lru.lru_next = p->lru.lru_prev = &p->lru;
-    p->hcap = 64;   /* grows with the cache; small so that open/close stay cheap */
-    p->hash = calloc(p->hcap, sizeof *p->hash);
-    size_t plen = strlen(path);
-    p->path = malloc(plen + 5);
-    int rc;
-    if (!p->hash || !p->path) {
-        rc = bz_err_set(err, BZ_NOMEM, "out of memory opening %s", path);
-        goto fail;
-    }
+    p->hcap = HASH_INLINE;   /* grows with the cache; small so that open/close stay cheap */
+    p->hash = p->hash0;
+    p->path = p->names;
     memcpy(p->path, path, plen + 1);
+    int rc;
     int flags = p->o.readonly ? BZ_OPEN_READONLY : (p->o.must_exist ? 0 : BZ_OPEN_CREATE);
     if ((rc = vfs->open(vfs, path, flags, &p->db, err)) != BZ_OK)
         goto fail;
@@ -406,16 +444,10 @@ int pager_open(bz_vfs *vfs, const char *path, const bz_pager_opts *opts, bz_page
         p->read_locked = 1;
     }
     {
-        char *wal_path = malloc(plen + 5);
-        if (!wal_path) {
-            rc = bz_err_set(err, BZ_NOMEM, "out of memory opening %s", path);
-            goto fail;
-        }
+        char *wal_path = p->names + plen + 5;
         memcpy(wal_path, path, plen);
         memcpy(wal_path + plen, "-wal", 5);
-        rc = wal_open(vfs, wal_path, p->o.readonly, &p->wal, err);
-        free(wal_path);
-        if (rc)
+        if ((rc = wal_open(vfs, wal_path, p->o.readonly, &p->wal, err)) != BZ_OK)
             goto fail;
     }
     int fresh;
@@ -436,7 +468,7 @@ fail:
 
 static void free_cache(bz_pager *p)
 {
-    for (size_t i = 0; p->hash && i < p->hcap; i++) {
+    for (size_t i = 0; i < p->hcap; i++) {
         bz_page *pg = p->hash[i];
         while (pg) {
             bz_page *next = pg->hash_next;
@@ -445,7 +477,13 @@ static void free_cache(bz_pager *p)
             pg = next;
         }
     }
-    free(p->hash);
+    if (p->hash != p->hash0)
+        free(p->hash);
+    while (p->nscratch) {
+        uint8_t *b = p->scratch[--p->nscratch];
+        BZ_UNPOISON(b, BZ_PAGE_SIZE);
+        free(b);
+    }
 }
 
 static int checkpoint(bz_pager *p, double wait, int auto_mode, bz_err *err);
@@ -468,7 +506,6 @@ int pager_close(bz_pager *p, bz_err *err)
     if (p->db)
         p->db->m->close(p->db);   /* closing drops our locks */
     free_cache(p);
-    free(p->path);
     p->vfs->release(p->vfs);
     free(p);
     return rc;
@@ -541,7 +578,7 @@ static void rollback_mem(bz_pager *p)
         pg->dirty = 0;
         if (pg->orig) {
             memcpy(pg->data, pg->orig, BZ_PAGE_SIZE);
-            free(pg->orig);
+            scratch_give(p, pg->orig);
             pg->orig = NULL;
             if (pg->refs == 0)
                 lru_add(p, pg);
@@ -601,7 +638,8 @@ int pager_commit(bz_pager *p, bz_err *err)
             return rc;
         }
     }
-    bz_wal_page *list = malloc((p->ndirty + 1) * sizeof *list);
+    bz_wal_page *list = p->ndirty < COMMIT_INLINE ? p->commit_list
+                                                  : malloc((p->ndirty + 1) * sizeof *list);
     if (!list) {
         rollback_mem(p);
         return bz_err_set(err, BZ_NOMEM, "out of memory committing to %s", p->path);
@@ -620,7 +658,8 @@ int pager_commit(bz_pager *p, bz_err *err)
     list[n].data = p->hdrbuf;
     n++;
     int rc = wal_commit(p->wal, list, n, p->h.last_txn, p->h.page_count, err);
-    free(list);
+    if (list != p->commit_list)
+        free(list);
     if (rc) {
         rollback_mem(p);
         p->rollbacks++;
@@ -630,7 +669,7 @@ int pager_commit(bz_pager *p, bz_err *err)
         bz_page *next = pg->dirty_next;
         pg->dirty_next = NULL;
         pg->dirty = 0;
-        free(pg->orig);
+        scratch_give(p, pg->orig);
         pg->orig = NULL;
         if (pg->refs == 0)
             lru_add(p, pg);
@@ -696,7 +735,7 @@ int pager_write(bz_pager *p, bz_page *pg, bz_err *err)
         return bz_err_set(err, BZ_MISUSE, "page %u written without a reference", pg->pgno);
     if (pg->dirty)
         return BZ_OK;
-    pg->orig = malloc(BZ_PAGE_SIZE);
+    pg->orig = scratch_take(p);
     if (!pg->orig)
         return bz_err_set(err, BZ_NOMEM, "out of memory writing page %u", pg->pgno);
     memcpy(pg->orig, pg->data, BZ_PAGE_SIZE);
@@ -857,9 +896,10 @@ static int checkpoint(bz_pager *p, double wait, int auto_mode, bz_err *err)
         err->sys_errno = e.sys_errno;
         return rc;
     }
-    uint64_t syncs_before = wal_syncs(p->wal);
-    rc = wal_checkpoint(p->wal, p->db, err);
-    (void)syncs_before;
+    uint8_t *page = scratch_take(p);
+    rc = page ? wal_checkpoint(p->wal, p->db, page, err)
+              : bz_err_set(err, BZ_NOMEM, "out of memory in checkpoint");
+    scratch_give(p, page);
     unlock(p->db, BZ_LOCK_READ);
     if (!rc)
         p->checkpoints++;

@@ -14,6 +14,8 @@
 #include <string.h>
 
 #define CAT_VALUE 12
+#define TAB_INLINE 16      /* name-cache slots inside the store block */
+#define LAST_INLINE 64     /* bytes of a cursor's last key inside its block */
 
 typedef struct tentry {
     struct tentry *next;
@@ -30,10 +32,11 @@ struct bz_store {
     int readonly;
     int failed;                   /* explicit transaction rolled back after an error */
     uint64_t changes;
-    tentry **tab;
+    tentry **tab;                 /* tab0 until the cache outgrows it */
     size_t tcap, tn;
     bz_cursor *cursors;
     bz_buf scratch;
+    tentry *tab0[TAB_INLINE];
 };
 
 struct bz_cursor {
@@ -93,7 +96,7 @@ static tentry *cache_add(bz_store *s, const char *name, size_t len, uint32_t h, 
                          uint64_t count, bz_err *err)
 {
     if (s->tn + 1 > s->tcap / 2) {
-        size_t ncap = s->tcap ? s->tcap * 2 : 16;
+        size_t ncap = s->tcap * 2;
         tentry **nt = calloc(ncap, sizeof *nt);
         if (!nt) {
             bz_err_set(err, BZ_NOMEM, "out of memory caching tree names");
@@ -108,7 +111,8 @@ static tentry *cache_add(bz_store *s, const char *name, size_t len, uint32_t h, 
                 e = n;
             }
         }
-        free(s->tab);
+        if (s->tab != s->tab0)
+            free(s->tab);
         s->tab = nt;
         s->tcap = ncap;
     }
@@ -348,6 +352,8 @@ int bz_store_open(bz_vfs *vfs, const char *path, const bz_pager_opts *opts, int 
         return rc;
     }
     s->readonly = opts->readonly;
+    s->tab = s->tab0;
+    s->tcap = TAB_INLINE;
     *out = s;
     return BZ_OK;
 }
@@ -364,7 +370,8 @@ int bz_store_close(bz_store *s, bz_err *err)
         rollback_now(s);
     int rc = pager_close(s->p, err);
     cache_clear(s);
-    free(s->tab);
+    if (s->tab != s->tab0)
+        free(s->tab);
     bz_buf_free(&s->scratch);
     free(s);
     return rc;
@@ -548,9 +555,11 @@ static uint8_t *dup_bytes(const uint8_t *src, size_t n)
 }
 
 /* ---- cursors ------------------------------------------------------------------------ */
-/* A cursor and its own copies of the tree name and range bounds are one
- * allocation (the copies follow the struct): a query opens several cursors,
- * and under ASan every malloc records a stack trace. */
+/* A cursor, its own copies of the tree name and range bounds, and the first
+ * LAST_INLINE bytes for the last key it returned are one allocation (the rest
+ * follows the struct, the key storage last, so that ASan's redzone still
+ * follows it): a query opens several cursors, and under ASan every malloc
+ * records a stack trace. A longer key moves `last` to a buffer of its own. */
 int bz_cursor_open(bz_store *s, const char *tree, size_t tree_len, const bz_range *r, bz_cursor **out,
                    bz_err *err)
 {
@@ -564,7 +573,7 @@ int bz_cursor_open(bz_store *s, const char *tree, size_t tree_len, const bz_rang
     if (rc)
         return rc;
     size_t start_len = r->has_start ? r->start_len : 0, stop_len = r->has_stop ? r->stop_len : 0;
-    bz_cursor *c = calloc(1, sizeof *c + tree_len + start_len + stop_len);
+    bz_cursor *c = calloc(1, sizeof *c + tree_len + start_len + stop_len + LAST_INLINE);
     if (!c)
         return bz_err_set(err, BZ_NOMEM, "out of memory opening a cursor");
     uint8_t *copies = (uint8_t *)(c + 1);
@@ -585,6 +594,7 @@ int bz_cursor_open(bz_store *s, const char *tree, size_t tree_len, const bz_rang
     c->stop_len = stop_len;
     if (stop_len)
         memcpy(c->stop, r->stop, stop_len);
+    bz_buf_borrow(&c->last, c->stop + stop_len, LAST_INLINE);
     c->s = s;
     c->next = s->cursors;
     if (s->cursors)

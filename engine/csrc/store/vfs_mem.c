@@ -31,15 +31,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef BZ_ASAN
-#include <sanitizer/asan_interface.h>
-#define POISON(p, n) ASAN_POISON_MEMORY_REGION((p), (n))
-#define UNPOISON(p, n) ASAN_UNPOISON_MEMORY_REGION((p), (n))
-#else
-#define POISON(p, n) ((void)(p), (void)(n))
-#define UNPOISON(p, n) ((void)(p), (void)(n))
-#endif
-
 typedef struct mem_handle mem_handle;
 typedef struct memfs memfs;
 
@@ -88,13 +79,13 @@ struct memfs {
 static void spare_poison(const spare *sp, int poisoned)
 {
     if (poisoned) {
-        POISON(sp->cur, sp->cap);
+        BZ_POISON(sp->cur, sp->cap);
         if (sp->synced)
-            POISON(sp->synced, sp->synced_cap);
+            BZ_POISON(sp->synced, sp->synced_cap);
     } else {
-        UNPOISON(sp->cur, sp->cap);
+        BZ_UNPOISON(sp->cur, sp->cap);
         if (sp->synced)
-            UNPOISON(sp->synced, sp->synced_cap);
+            BZ_UNPOISON(sp->synced, sp->synced_cap);
     }
 }
 

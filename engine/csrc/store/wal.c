@@ -51,6 +51,7 @@ struct bz_wal {
     size_t icap, icount;
     uint8_t *wbuf;              /* commit staging buffer, kept between commits */
     size_t wbuf_frames;         /* its capacity in frames */
+    char pathbuf[];             /* what path points to */
 };
 
 uint32_t bz_page_crc(bz_pgno pgno, const uint8_t *page)
@@ -319,11 +320,12 @@ static int open_file(bz_wal *w, bz_err *err)
 
 int wal_open(bz_vfs *vfs, const char *wal_path, int readonly, bz_wal **out, bz_err *err)
 {
-    bz_wal *w = calloc(1, sizeof *w);
-    if (!w || !(w->path = strdup(wal_path))) {
-        free(w);
+    size_t len = strlen(wal_path);
+    bz_wal *w = calloc(1, sizeof *w + len + 1);   /* the path lives in the same block */
+    if (!w)
         return bz_err_set(err, BZ_NOMEM, "out of memory opening %s", wal_path);
-    }
+    w->path = w->pathbuf;
+    memcpy(w->path, wal_path, len + 1);
     w->vfs = vfs;
     w->readonly = readonly;
     int rc = open_file(w, err);
@@ -346,7 +348,6 @@ void wal_close(bz_wal *w)
     free(w->keys);
     free(w->vals);
     free(w->wbuf);
-    free(w->path);
     free(w);
 }
 
@@ -502,19 +503,15 @@ static int by_pgno(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-int wal_checkpoint(bz_wal *w, bz_file *db, bz_err *err)
+int wal_checkpoint(bz_wal *w, bz_file *db, uint8_t *page, bz_err *err)
 {
     if (w->readonly || !w->f)
         return bz_err_set(err, BZ_READONLY, "%s is read-only", w->path);
     int rc = BZ_OK;
     if (w->icount) {
         ck_entry *list = malloc(w->icount * sizeof *list);
-        uint8_t *page = malloc(BZ_PAGE_SIZE);
-        if (!list || !page) {
-            free(list);
-            free(page);
+        if (!list)
             return bz_err_set(err, BZ_NOMEM, "out of memory in checkpoint");
-        }
         size_t n = 0;
         for (size_t i = 0; i < w->icap; i++)
             if (w->vals[i]) {
@@ -535,7 +532,6 @@ int wal_checkpoint(bz_wal *w, bz_file *db, bz_err *err)
                 rc = db->m->write(db, page, BZ_PAGE_SIZE, (uint64_t)list[i].pgno * BZ_PAGE_SIZE, err);
         }
         free(list);
-        free(page);
         if (!rc) {
             rc = db->m->sync(db, err);
             w->syncs++;

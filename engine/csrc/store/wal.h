@@ -57,8 +57,9 @@ int  wal_commit(bz_wal *w, const bz_wal_page *pages, size_t n, uint64_t txn_id,
                 uint32_t db_pages, bz_err *err);
 
 /* Copies every indexed page into the database file, syncs it, then resets the
- * log (new salt, no frames) and syncs that. The caller holds READ exclusively. */
-int  wal_checkpoint(bz_wal *w, bz_file *db, bz_err *err);
+ * log (new salt, no frames) and syncs that. The caller holds READ exclusively
+ * and lends page_buf (BZ_PAGE_SIZE bytes) to read the pages through. */
+int  wal_checkpoint(bz_wal *w, bz_file *db, uint8_t *page_buf, bz_err *err);
 
 /* Resets the log (new salt, no frames) and syncs it; the caller holds READ
  * exclusively. Needed before the next commit when wal_needs_restart() says a

@@ -185,6 +185,48 @@ static void test_commit_reopen_rollback(bz_vfs *vfs, const char *path)
     OK(pager_close(p, &err));
 }
 
+/* Transactions reuse the pager's idle page-sized buffers (the `orig` copies
+ * and a checkpoint's read buffer): rollbacks and commits of more pages than it
+ * keeps, in any order, and checkpoints in between, leave every page as the
+ * committed history says. The pager's path is long, so its names block is too. */
+static void test_scratch_buffers_across_transactions(void)
+{
+    bz_vfs *mem = bz_memfs_new();
+    char path[400];
+    memset(path, 'p', sizeof path - 1);
+    path[sizeof path - 1] = 0;
+    bz_pager *p;
+    bz_pgno pg[24];
+    uint32_t want[24];
+    OK(pager_open(mem, path, &OPTS, &p, &err));
+    write_pages(p, 24, 0, pg);
+    for (int k = 0; k < 24; k++)
+        want[k] = (uint32_t)k;
+    for (uint32_t round = 1; round <= 30; round++) {
+        int n = 1 + (int)(round * 7 % 24);           /* 1..24 pages, past what is kept */
+        OK(pager_begin(p, &err));
+        for (int k = 0; k < n; k++)
+            overwrite_page(p, pg[(k * 5 + (int)round) % 24], 100 * round + (uint32_t)k);
+        if (round % 3 == 0) {
+            OK(pager_rollback(p, &err));
+        } else {
+            OK(pager_commit(p, &err));
+            for (int k = 0; k < n; k++)
+                want[(k * 5 + (int)round) % 24] = 100 * round + (uint32_t)k;
+        }
+        if (round % 4 == 0)
+            OK(pager_checkpoint(p, &err));
+        for (int k = 0; k < 24; k++)
+            CHECK(page_is(p, pg[k], want[k]));
+    }
+    OK(pager_close(p, &err));
+    OK(pager_open(mem, path, &OPTS, &p, &err));
+    for (int k = 0; k < 24; k++)
+        CHECK(page_is(p, pg[k], want[k]));
+    OK(pager_close(p, &err));
+    mem->release(mem);
+}
+
 static int collect(void *ctx, bz_pgno pgno)
 {
     bz_pgno **pp = ctx;
@@ -541,6 +583,7 @@ int main(int argc, char **argv)
     test_locks(bz_vfs_os(), path);
     unlink(path);
     unlink(wal);
+    test_scratch_buffers_across_transactions();
     test_free_list();
     test_checksums();
     test_recovery_and_torn_tail();
