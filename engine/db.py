@@ -34,6 +34,7 @@ from engine.errors import (
     InvalidRecordError,
     QueryError,
     RecordNotFound,
+    RecordTooLargeError,
     TransactionError,
 )
 from engine.ids import IdGenerator
@@ -55,6 +56,7 @@ MEMORY_FILE = "memory.blazedb"
 _UUID = uuid.UUID
 _encode = _codec.encode
 _decode = _codec.decode
+_MAX_INDEX_PREFIX = _store_mod.MAX_KEY_SIZE - ID_LEN   # bytes of index_key(values) in an entry
 
 
 def _id_bytes(record_id) -> bytes:
@@ -344,6 +346,19 @@ class BlazeDB:
                 if other is not None:
                     raise_unique(idx, vals, other)
 
+    @staticmethod
+    def _check_key_sizes(entries):
+        """An index entry's key (index_key(values) + id) must fit in a store key.
+        Checked with the unique constraints, before a write changes anything: a
+        put that failed half-way through a record's entries would leave the
+        record without them inside an open transaction."""
+        for idx, _, prefix in entries:
+            if len(prefix) > _MAX_INDEX_PREFIX:
+                raise RecordTooLargeError(
+                    f"index {idx.name!r}: the indexed values take {len(prefix)} bytes as a key; "
+                    f"with the {ID_LEN}-byte id that exceeds the store's key limit of "
+                    f"{_store_mod.MAX_KEY_SIZE} bytes")
+
     def _put_new(self, kb: bytes, data: bytes, entries):
         put = self._store.put
         put(RECORDS, kb, data)
@@ -362,6 +377,7 @@ class BlazeDB:
             if self._indexes:
                 entries = self._index_entries(record)
                 self._check_uniques(entries, kb)
+                self._check_key_sizes(entries)
                 self._put_new(kb, data, entries)
             else:
                 store.put(RECORDS, kb, data)
@@ -397,6 +413,7 @@ class BlazeDB:
                             other = taken.setdefault((idx.name, prefix), kb)
                             if other != kb:
                                 raise_unique(idx, vals, other)
+                    self._check_key_sizes(entries)
                 batch.append((kb, data, entries))
             for kb, data, entries in batch:
                 self._put_new(kb, data, entries)
@@ -449,6 +466,7 @@ class BlazeDB:
             old_entries = {idx.name: prefix for idx, _, prefix in self._index_entries(old)}
             new_entries = self._index_entries(new)
             self._check_uniques(new_entries, kb, old_entries)
+            self._check_key_sizes(new_entries)
             store.put(RECORDS, kb, data)
             for idx, _, prefix in new_entries:
                 old_prefix = old_entries[idx.name]
@@ -514,6 +532,7 @@ class BlazeDB:
                 if self._indexes:
                     entries = self._index_entries(new)
                     self._check_uniques(entries, kb)
+                    self._check_key_sizes(entries)
                 self._put_new(kb, encoded, entries)
                 return True
             old = _decode(data)
@@ -624,6 +643,12 @@ class BlazeDB:
                     if other != key:
                         raise_unique(idx, vals, other)
                 entries.append(prefix + key)
+            for k in entries:       # before anything is written (see _check_key_sizes)
+                if len(k) > _store_mod.MAX_KEY_SIZE:
+                    raise RecordTooLargeError(
+                        f"index {name!r}: the values of record {_describe_id(k[-ID_LEN:])} take "
+                        f"{len(k) - ID_LEN} bytes as a key; with the {ID_LEN}-byte id that exceeds "
+                        f"the store's key limit of {_store_mod.MAX_KEY_SIZE} bytes; nothing was created")
             if not store.create_tree(idx.tree):
                 store.clear(idx.tree)   # a stray tree without catalog entry
             for k in entries:

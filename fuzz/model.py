@@ -15,8 +15,11 @@ snapshot is a shallow copy and rollback is an assignment.
 """
 from __future__ import annotations
 
+import datetime as _dt
 import uuid
 
+from engine._native import codec as _codec
+from engine._native import store as _store
 from engine.errors import (
     BlazeIndexError,
     DuplicateRecordError,
@@ -26,9 +29,11 @@ from engine.errors import (
     TransactionError,
     UniqueConstraintError,
 )
+from engine.types import MISSING as ENGINE_MISSING
 from fuzz import model_query as Q
 from fuzz import opstream as O
-from fuzz.semantics_ref import split_path
+from fuzz.driver import to_engine
+from fuzz.semantics_ref import MISSING, lookup, split_path
 
 INT64_MIN, INT64_MAX = -2**63, 2**63 - 1
 MAX_FIELD_NAME = 255   # bytes of UTF-8 (engine._codec.MAX_FIELD_NAME)
@@ -74,16 +79,56 @@ def _first_error(v):
     return None
 
 
+# An index entry's key is index_key(values) + the 16-byte id, and API.md limits
+# it to a store key: "an indexed value tuple must fit in a store key (1024
+# bytes with the id), else the write raises RecordTooLargeError". The limit is
+# stated in the codec's bytes, so their count is the one thing the model takes
+# from the engine (the encoding's order and canonical form are the codec
+# target's to test). Every write of every indexed stream asks, so a cheap upper
+# bound answers first: a value of a fixed-size type takes at most
+# KEY_BYTES_FIXED bytes, a string at most 4 per character and a byte string 2
+# per byte, plus KEY_BYTES_FRAME (tests/fuzz/test_model.py holds the codec to
+# these). Only a tuple over the bound, or holding an array or a dictionary, is
+# encoded and measured.
+_MAX_INDEX_PREFIX = _store.MAX_KEY_SIZE - 16
+_FIXED_SIZE = frozenset({int, float, bool, type(None), uuid.UUID, _dt.datetime})
+KEY_BYTES_FIXED, KEY_BYTES_FRAME = 32, 3
+
+
+def index_key_too_long(record: dict, segs: tuple) -> bool:
+    """Whether `record`'s entry in an index on these split paths (split_path)
+    is too long for a store key."""
+    bound = 0
+    for s in segs:
+        v = lookup(record, s)
+        t = type(v)
+        if t in _FIXED_SIZE or v is MISSING:
+            bound += KEY_BYTES_FIXED
+        elif t is str:
+            bound += KEY_BYTES_FRAME + 4 * len(v)
+        elif t is bytes:
+            bound += KEY_BYTES_FRAME + 2 * len(v)
+        else:
+            break
+    else:
+        if bound <= _MAX_INDEX_PREFIX:
+            return False
+    vals = tuple(ENGINE_MISSING if v is MISSING else to_engine(v)
+                 for v in (lookup(record, s) for s in segs))
+    return len(_codec.index_key(vals)) > _MAX_INDEX_PREFIX
+
+
 def _id_field_ok(fields: dict, rid: uuid.UUID) -> bool:
     """update/replace/upsert may carry "id" only if it is the record's own id."""
     return "id" not in fields or (isinstance(fields["id"], uuid.UUID) and fields["id"] == rid)
 
 
 class IndexSpec:
-    __slots__ = ("name", "paths", "unique")
+    __slots__ = ("name", "paths", "segs", "unique")
 
     def __init__(self, name: str, paths: tuple, unique: bool):
         self.name, self.paths, self.unique = name, paths, unique
+        self.segs = tuple(split_path(O.dotted(p)) for p in paths)   # paths are valid here
 
 
 class Model:
@@ -124,7 +169,9 @@ class Model:
         return False
 
     def _write(self, new: dict) -> None:
-        """Apply {id: record or None} atomically, or raise UniqueConstraintError."""
+        """Apply {id: record or None} atomically, or raise UniqueConstraintError
+        (checked first, as the engine does) or RecordTooLargeError for an index
+        entry too long for a store key."""
         candidates = dict(self.records)
         for rid, rec in new.items():
             if rec is None:
@@ -133,6 +180,13 @@ class Model:
                 candidates[rid] = rec
         if self._unique_conflict(candidates, [rid for rid, rec in new.items() if rec is not None]):
             raise UniqueConstraintError("unique index violation (model)")
+        if self.indexes:
+            for rec in new.values():
+                if rec is not None:
+                    for spec in self.indexes.values():
+                        if index_key_too_long(rec, spec.segs):
+                            raise RecordTooLargeError("an index entry exceeds the store's key "
+                                                      "limit (model)")
         self.records = candidates
 
     @staticmethod
@@ -260,6 +314,8 @@ class Model:
                 if k in seen:
                     raise UniqueConstraintError("existing records violate the new unique index (model)")
                 seen.add(k)
+        if any(index_key_too_long(rec, spec.segs) for rec in self.records.values()):
+            raise RecordTooLargeError("a record's entry exceeds the store's key limit (model)")
         self.indexes = {**self.indexes, name: spec}
         return name
 

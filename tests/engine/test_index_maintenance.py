@@ -7,7 +7,9 @@ import uuid
 import pytest
 
 from engine._native import codec
-from engine.errors import BlazeIndexError, CorruptDatabaseError, UniqueConstraintError
+from engine.errors import (
+    BlazeIndexError, CorruptDatabaseError, RecordTooLargeError, UniqueConstraintError,
+)
 from engine.query import F
 from engine.types import MISSING
 from tests.engine.api_support import memory_db
@@ -101,6 +103,44 @@ def test_unique_violations_change_nothing(db):
     assert db.count() == 3
     db.update(a, {"email": "a@x", "n": 5})       # same value for itself: allowed
     db.check()
+
+
+def test_an_index_entry_too_long_for_a_store_key_fails_the_write_and_changes_nothing(db):
+    """API.md: an indexed value tuple must fit in a store key (1024 bytes with
+    the id). Every write that would make a longer entry raises
+    RecordTooLargeError before it changes anything, also inside a transaction
+    (an insert used to leave its record there without its index entry)."""
+    long = "x" * 1100
+    fits = "y" * (1024 - 16 - len(codec.index_key(("",))))   # exactly at the limit
+    db.create_index("a")
+    a = db.insert({"a": "short", "n": 1})
+    with db.transaction():
+        for write in (lambda: db.insert({"a": long}),
+                      lambda: db.insert_many([{"a": 1}, {"a": long}]),
+                      lambda: db.update(a, {"a": long, "n": 2}),
+                      lambda: db.replace(a, {"a": [long]}),
+                      lambda: db.upsert(a, {"a": {"k": long}}),
+                      lambda: db.upsert(uuid.UUID(int=7), {"a": long})):
+            with pytest.raises(RecordTooLargeError, match="index 'a'.*key limit of 1024 bytes"):
+                write()
+        b = db.insert({"a": fits})
+    assert db.fetch(a) == {"id": a, "a": "short", "n": 1}
+    assert db.count() == 2 and db.fetch(b)["a"] == fits
+    db.insert({"b": long})
+    with db.transaction():
+        with pytest.raises(RecordTooLargeError, match="index 'b'.*nothing was created"):
+            db.create_index("b")
+    assert [i["name"] for i in db.indexes()] == ["a"]
+    report = db.check()
+    assert report["indexes"] == {"a": 3} and "stray_trees" not in report
+
+
+def test_a_unique_violation_is_reported_before_an_entry_too_long(db):
+    db.create_index("u", unique=True)
+    db.create_index("v")
+    db.insert({"u": 1})
+    with pytest.raises(UniqueConstraintError):
+        db.insert({"u": 1, "v": "x" * 1100})       # both: the unique index speaks first
 
 
 def test_unique_treats_equal_numbers_as_equal_and_exempts_missing(db):

@@ -284,6 +284,63 @@ def test_unique_indexes():
         run(m, O.CreateIndex((("a",), ("a",)), False))     # a field listed twice
 
 
+def test_an_index_entry_too_long_for_a_store_key_is_a_record_too_large_error():
+    """API.md: an indexed value tuple must fit in a store key (1024 bytes with
+    the id). The model measures the entry with the codec's index_key; a unique
+    violation in the same write is reported first, as the engine does."""
+    long = "\x00" * 600                      # 0x00 bytes take two bytes each in a key
+    m = filled({"a": 1})
+    run(m, O.CreateIndex((("a",),), False))
+    for op in (O.Insert(ID[5], {"a": long}), O.Update(ID[1], {"a": {"k": long}}),
+               O.Replace(ID[1], {"a": [long]}), O.Upsert(ID[6], {"a": long}),
+               O.InsertMany(((ID[7], {"a": 2}), (ID[8], {"a": long})))):
+        with pytest.raises(RecordTooLargeError):
+            run(m, op)
+    assert set(m.records) == {ID[1]} and m.records[ID[1]]["a"] == 1
+    run(m, O.Insert(ID[9], {"b": long}))       # no index on b: stored
+    with pytest.raises(RecordTooLargeError):
+        run(m, O.CreateIndex((("b",),), False))
+    assert O.index_name((("b",),)) not in m.indexes
+    run(m, O.CreateIndex((("u",),), True))
+    run(m, O.Insert(ID[10], {"u": 1}))
+    with pytest.raises(UniqueConstraintError):
+        run(m, O.Insert(ID[11], {"u": 1, "a": long}))
+
+
+def test_the_models_key_size_bounds_hold_for_the_codec():
+    """fuzz/model.py skips encoding an index tuple whose upper bound fits; the
+    codec must never exceed those bounds (worst-case characters and bytes,
+    extremes of every fixed-size type)."""
+    from engine._native import codec
+    from engine.types import MISSING as ENGINE_MISSING
+    from fuzz.model import KEY_BYTES_FIXED, KEY_BYTES_FRAME
+
+    for ch in ("a", "\x00", "\x01", "\x7f", "\xff", "\u07ff", "\uffff", "\U00010000", "\U0010ffff"):
+        for n in (0, 1, 2, 7, 255):
+            assert len(codec.index_key((ch * n,))) <= KEY_BYTES_FRAME + 4 * n
+    for b in (b"\x00", b"\x01", b"\xff", b"a"):
+        for n in (0, 1, 7, 255):
+            assert len(codec.index_key((b * n,))) <= KEY_BYTES_FRAME + 2 * n
+    fixed = (ENGINE_MISSING, None, False, True, 0, -2**63, 2**63 - 1, 0.0, -0.0, math.inf, -math.inf,
+             math.nan, 5e-324, uuid.UUID(int=2**128 - 1), V.EPOCH, V.DATE_MAX)
+    for v in fixed:
+        assert len(codec.index_key((v,))) <= KEY_BYTES_FIXED
+
+
+def test_the_key_size_rule_is_exact_at_the_limit():
+    from engine._native import codec
+    from fuzz.model import index_key_too_long
+
+    frame = len(codec.index_key(("",)))
+    room = 1024 - 16 - frame                            # bytes of string the limit leaves
+    segs = (["a"],)
+    assert not index_key_too_long({"a": "\x00" * (room // 2)}, segs)
+    assert index_key_too_long({"a": "\x00" * (room // 2) + "\x00"}, segs)
+    for array in (["x" * 200] * 4, ["x" * 255] * 4):    # arrays are encoded and measured
+        assert index_key_too_long({"a": array}, segs) == (len(codec.index_key((array,))) > 1024 - 16)
+    assert index_key_too_long({"a": ["x" * 255] * 4}, segs)
+
+
 def test_insert_many_checks_records_in_order():
     m = filled({"a": 1})
     run(m, O.CreateIndex((("a",),), True))
