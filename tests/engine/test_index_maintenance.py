@@ -8,7 +8,10 @@ import pytest
 
 from engine._native import codec
 from engine.errors import (
-    BlazeIndexError, CorruptDatabaseError, RecordTooLargeError, UniqueConstraintError,
+    BlazeIndexError,
+    CorruptDatabaseError,
+    RecordTooLargeError,
+    UniqueConstraintError,
 )
 from engine.query import F
 from engine.types import MISSING
@@ -127,9 +130,8 @@ def test_an_index_entry_too_long_for_a_store_key_fails_the_write_and_changes_not
     assert db.fetch(a) == {"id": a, "a": "short", "n": 1}
     assert db.count() == 2 and db.fetch(b)["a"] == fits
     db.insert({"b": long})
-    with db.transaction():
-        with pytest.raises(RecordTooLargeError, match="index 'b'.*nothing was created"):
-            db.create_index("b")
+    with db.transaction(), pytest.raises(RecordTooLargeError, match="index 'b'.*nothing was created"):
+        db.create_index("b")
     assert [i["name"] for i in db.indexes()] == ["a"]
     report = db.check()
     assert report["indexes"] == {"a": 3} and "stray_trees" not in report
