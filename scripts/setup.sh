@@ -39,7 +39,8 @@ if [ -x .venv/bin/python ]; then
     venv_python=$(.venv/bin/python -c 'import os, sys; print(os.path.realpath(sys._base_executable))' \
                   2>/dev/null || echo "a broken interpreter")
     if [ "$venv_python" != "$want_python" ]; then
-        echo "setup: .venv was made with $venv_python, not $want_python: making it again"
+        echo "setup: .venv was made with $venv_python, not $want_python: making it again" \
+             "(PYTHON=$venv_python keeps that one)"
         rm -rf .venv
     fi
 fi
