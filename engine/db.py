@@ -646,7 +646,7 @@ class BlazeDB:
             for k in entries:       # before anything is written (see _check_key_sizes)
                 if len(k) > _store_mod.MAX_KEY_SIZE:
                     raise RecordTooLargeError(
-                        f"index {name!r}: the values of record {_describe_id(k[-ID_LEN:])} take "
+                        f"index {name!r}: the values of record {_describe_id(k)} take "
                         f"{len(k) - ID_LEN} bytes as a key; with the {ID_LEN}-byte id that exceeds "
                         f"the store's key limit of {_store_mod.MAX_KEY_SIZE} bytes; nothing was created")
             if not store.create_tree(idx.tree):

@@ -26,7 +26,6 @@
  * per put here). crc32c_extend checks the whole range once instead, and an
  * overread is still reported, from there (tests/engine/test_c_units.py). */
 #ifdef BZ_ASAN
-#include <sanitizer/asan_interface.h>
 #define NO_ASAN __attribute__((no_sanitize("address")))
 #else
 #define NO_ASAN

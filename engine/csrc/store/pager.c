@@ -479,11 +479,8 @@ static void free_cache(bz_pager *p)
     }
     if (p->hash != p->hash0)
         free(p->hash);
-    while (p->nscratch) {
-        uint8_t *b = p->scratch[--p->nscratch];
-        BZ_UNPOISON(b, BZ_PAGE_SIZE);
-        free(b);
-    }
+    while (p->nscratch)
+        free(scratch_take(p));
 }
 
 static int checkpoint(bz_pager *p, double wait, int auto_mode, bz_err *err);
