@@ -9,15 +9,27 @@ directly: the same counters and comparison reports, without two heap
 allocations per call (each one a recorded stack trace under ASan). Measured
 on the ops target under ASan: about 1.6-2x the executions per second.
 
+Branch probes go one step further (`install_probes`, before the target is
+imported): each basic block gets its own `_fast_trace.Probe` constant and
+the three bytecodes `LOAD_CONST probe; UNARY_POSITIVE; POP_TOP` instead of
+Atheris' seven (`PUSH_NULL; LOAD_CONST atheris; LOAD_ATTR _trace_branch;
+LOAD_CONST index; PRECALL; CALL; POP_TOP`). `+probe` bumps the same counter
+through a C slot, with no call frame and no int to convert. The blocks and
+counters are Atheris' own: only the code that runs at each one changes.
+Until the first call binds the tracer a probe calls `atheris._trace_branch`,
+so coverage never depends on the binding. Measured on the ops target under
+ASan (one corpus pass, both versions at once, one per core): 3-5% less time.
+
 The hook runs at the first input, not before: Atheris loads its core module
 only inside `atheris.Fuzz()`. When the core cannot be found or lacks the
 symbols (another Atheris release), Atheris' own functions stay in place and
 the log says why; coverage is never lost, only speed. BLAZEFUZZ_FAST_TRACE=0
-turns the hook off.
+turns both off.
 
 The argument conventions (a COMPARE_OP argument is the rich-comparison opid)
+and the instrumentation hook (`Instrumentor._generate_trace_branch_invocation`)
 are those of CPython 3.11, the project's Python, and Atheris 3.0; on another
-CPython the hook stays off rather than guess.
+CPython, or an Atheris without that hook, they stay off rather than guess.
 """
 from __future__ import annotations
 
@@ -67,18 +79,63 @@ def bind(atheris, tracer) -> str:
     raise LookupError("; ".join(reasons))
 
 
-def wrap(fn, atheris, tracer_path: Path | None, log):
-    """`fn` with a first-call hook that installs the fast tracer (see above)."""
+def prepare(atheris, tracer_path: Path | None, log):
+    """The build's tracer, loaded, with branch probes installed into Atheris'
+    instrumentation; None (and the log says why) when fast tracing is off.
+    Call it before the target is imported: probes go into code instrumented
+    from then on."""
     if not enabled():
         log(f"INFO: blazefuzz harness: fast tracing off ({ENV}=0)\n")
-        return fn
+        return None
     if sys.version_info[:2] != VERIFIED_PYTHON:
         log(f"INFO: blazefuzz harness: fast tracing off (verified on CPython "
             f"{'.'.join(map(str, VERIFIED_PYTHON))} only)\n")
-        return fn
+        return None
     if tracer_path is None or not tracer_path.is_file():
         log("INFO: blazefuzz harness: fast tracing off (the build has no tracer; "
             "rebuild with `python -m fuzz.build`)\n")
+        return None
+    try:
+        tracer = load_tracer(tracer_path)
+    except ImportError as exc:
+        log(f"INFO: blazefuzz harness: fast tracing off ({exc})\n")
+        return None
+    why_not = install_probes(atheris, tracer)
+    if why_not:
+        log(f"INFO: blazefuzz harness: no branch probes ({why_not}); "
+            "Atheris' own branch calls\n")
+    return tracer
+
+
+def install_probes(atheris, tracer) -> str | None:
+    """Make Atheris instrument each basic block with a probe (see above).
+    Returns None, or why Atheris' own instrumentation stays."""
+    bytecode = getattr(atheris, "instrument_bytecode", None)
+    instrumentor = getattr(bytecode, "Instrumentor", None)
+    generate = getattr(bytecode, "_generate_instruction", None)
+    if (instrumentor is None or generate is None
+            or not hasattr(instrumentor, "_generate_trace_branch_invocation")):
+        return "this Atheris has no Instrumentor._generate_trace_branch_invocation"
+    tracer.use_atheris(atheris)
+    probe_type, reserve = tracer.Probe, atheris._reserve_counter
+
+    def probe_invocation(self, copyfrom_instruction):
+        # Each probe is a new constant: no search of co_consts, which
+        # _get_const would do for every block.
+        self.consts.append(probe_type(reserve()))
+        const = len(self.consts) - 1
+        return [generate("LOAD_CONST", const, copyfrom_instruction),
+                generate("UNARY_POSITIVE", None, copyfrom_instruction),
+                generate("POP_TOP", None, copyfrom_instruction)]
+
+    instrumentor._generate_trace_branch_invocation = probe_invocation
+    return None
+
+
+def wrap(fn, atheris, tracer, log):
+    """`fn` with a first-call hook that binds `tracer` (from prepare(); None:
+    `fn` itself) to the loaded Atheris core."""
+    if tracer is None:
         return fn
     pending = True
 
@@ -87,8 +144,8 @@ def wrap(fn, atheris, tracer_path: Path | None, log):
         if pending:
             pending = False
             try:
-                core = bind(atheris, load_tracer(tracer_path))
-            except (ImportError, OSError, LookupError) as exc:
+                core = bind(atheris, tracer)
+            except (OSError, LookupError) as exc:
                 log(f"INFO: blazefuzz harness: fast tracing off ({exc})\n")
             else:
                 log(f"INFO: blazefuzz harness: fast tracing via atheris.{core}\n")

@@ -177,6 +177,7 @@ def main(target: str, build_dir: str) -> int:
     import atheris
 
     include = instrumented_packages(target)
+    tracer = fast_trace.prepare(atheris, _tracer_path(build_dir), sys.stderr.write) if include else None
     if include:
         with atheris.instrument_imports(include=include):
             fn = load_target(target)
@@ -185,8 +186,7 @@ def main(target: str, build_dir: str) -> int:
     # Each instrumented import is announced once for the log (what the fuzzer sees).
     build = json.dumps({"dir": build_dir, "id": os.environ.get("BLAZEFUZZ_BUILD_ID", "?")})
     sys.stderr.write(f"INFO: blazefuzz harness: target={target} build={build}\n")
-    if include:
-        fn = fast_trace.wrap(fn, atheris, _tracer_path(build_dir), sys.stderr.write)
+    fn = fast_trace.wrap(fn, atheris, tracer, sys.stderr.write)
     options = {}
     mutator = load_mutator(target)
     setter = _shim_setter() if mutator is not None else None

@@ -84,6 +84,92 @@ static PyObject *trace_cmp(PyObject *self, PyObject *const *args, Py_ssize_t nar
     return core_compare((void *)(uintptr_t)index, args[0], args[1], (int)opid, left_is_const != 0);
 }
 
+/* Probe: one per instrumented basic block, in its code object's constants.
+ * `+probe` (UNARY_POSITIVE) bumps the probe's counter and yields the probe,
+ * which the instrumented code pops: three bytecodes and one C slot call per
+ * block, where Atheris' own sequence takes seven bytecodes and a vectorcall
+ * with an int argument to convert (fuzz/fast_trace.py: install_probes).
+ * Until bind() succeeds a probe calls `atheris._trace_branch(index)` as
+ * Atheris' own code would: coverage never depends on the binding. */
+typedef struct {
+    PyObject_HEAD
+    unsigned long index;
+} ProbeObject;
+
+static PyObject *fallback_module;   /* atheris: its _trace_branch, looked up per call */
+
+static PyObject *probe_positive(PyObject *self)
+{
+    unsigned long index = ((ProbeObject *)self)->index;
+    if (core_branch != NULL) {
+        core_branch(index);
+    } else {
+        if (fallback_module == NULL) {
+            PyErr_SetString(PyExc_RuntimeError, "fuzz._fast_trace: a probe ran before use_atheris()");
+            return NULL;
+        }
+        PyObject *result = PyObject_CallMethod(fallback_module, "_trace_branch", "k", index);
+        if (result == NULL)
+            return NULL;
+        Py_DECREF(result);
+    }
+    return Py_NewRef(self);
+}
+
+static PyObject *probe_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    PyObject *number;
+    static char *keywords[] = {"index", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!:Probe", keywords, &PyLong_Type, &number))
+        return NULL;
+    unsigned long index = PyLong_AsUnsignedLong(number);
+    if (index == (unsigned long)-1 && PyErr_Occurred())
+        return NULL;
+    ProbeObject *probe = (ProbeObject *)type->tp_alloc(type, 0);
+    if (probe != NULL)
+        probe->index = index;
+    return (PyObject *)probe;
+}
+
+static PyObject *probe_repr(PyObject *self)
+{
+    return PyUnicode_FromFormat("<branch probe %lu>", ((ProbeObject *)self)->index);
+}
+
+static PyObject *probe_get_index(PyObject *self, void *closure)
+{
+    (void)closure;
+    return PyLong_FromUnsignedLong(((ProbeObject *)self)->index);
+}
+
+static PyGetSetDef probe_getset[] = {
+    {"index", probe_get_index, NULL, "The Atheris counter this probe bumps.", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyNumberMethods probe_as_number = {
+    .nb_positive = probe_positive,
+};
+
+static PyTypeObject ProbeType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "_fast_trace.Probe",
+    .tp_basicsize = sizeof(ProbeObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Probe(index): +probe bumps Atheris counter `index` (a basic block's).",
+    .tp_new = probe_new,
+    .tp_repr = probe_repr,
+    .tp_as_number = &probe_as_number,
+    .tp_getset = probe_getset,
+};
+
+static PyObject *use_atheris(PyObject *self, PyObject *module)
+{
+    (void)self;
+    Py_XSETREF(fallback_module, Py_NewRef(module));
+    Py_RETURN_NONE;
+}
+
 static PyObject *bind(PyObject *self, PyObject *arg)
 {
     (void)self;
@@ -120,6 +206,8 @@ static PyMethodDef methods[] = {
     {"trace_cmp", (PyCFunction)(void (*)(void))trace_cmp, METH_FASTCALL,
      "Report a comparison to libFuzzer and return its result."},
     {"bind", bind, METH_O, "Bind trace_branch to the Atheris core module loaded from this path."},
+    {"use_atheris", use_atheris, METH_O,
+     "The atheris module whose _trace_branch an unbound probe calls."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -133,5 +221,14 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__fast_trace(void)
 {
-    return PyModule_Create(&module);
+    if (PyType_Ready(&ProbeType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    if (PyModule_AddObjectRef(m, "Probe", (PyObject *)&ProbeType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
 }

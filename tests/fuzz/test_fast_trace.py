@@ -1,8 +1,12 @@
 """The harness' fast branch tracer (fuzz/fast_trace.py, fuzz/csrc/fast_trace.c).
 
-That it counts the same branches as Atheris is shown by a fuzzing run in
-test_runner.py; these are its fallbacks: coverage is never lost, only speed."""
+That it guides the fuzzer exactly as Atheris does is shown by a fuzzing run
+in test_runner.py. Here: branch probes count the blocks Atheris' own calls
+count, and the fallbacks: coverage is never lost, only speed."""
 from __future__ import annotations
+
+import dis
+import types
 
 import atheris
 import pytest
@@ -16,25 +20,46 @@ def target(data):
     return len(data)
 
 
-def test_without_a_tracer_the_target_is_returned_as_it_is_and_the_log_says_why(tmp_path):
+def sample(xs):
+    """Loops, branches and an early exit: blocks for the probes to count."""
+    total = 0
+    for x in xs:
+        if x % 3 == 0:
+            total += x
+        elif x > 5:
+            total -= 1
+        if total > 100:
+            return -total
+    return total
+
+
+SAMPLE_INPUTS = ([], [3, 6, 7], [1, 2, 4, 9, 10], [99, 3, 3], [8] * 5)
+
+
+def test_without_a_tracer_nothing_is_prepared_and_the_log_says_why(tmp_path):
     lines = []
-    assert fast_trace.wrap(target, atheris, tmp_path / "missing.so", lines.append) is target
+    assert fast_trace.prepare(atheris, tmp_path / "missing.so", lines.append) is None
+    assert fast_trace.prepare(atheris, None, lines.append) is None
+    assert len(lines) == 2 and all("fast tracing off (the build has no tracer" in line for line in lines)
     assert fast_trace.wrap(target, atheris, None, lines.append) is target
-    assert all("fast tracing off (the build has no tracer" in line for line in lines)
 
 
 def test_another_python_keeps_atheris_own_functions(monkeypatch, tmp_path):
     monkeypatch.setattr(fast_trace, "VERIFIED_PYTHON", (2, 7))
     lines = []
-    assert fast_trace.wrap(target, atheris, tmp_path / "any.so", lines.append) is target
+    assert fast_trace.prepare(atheris, tmp_path / "any.so", lines.append) is None
     assert lines == ["INFO: blazefuzz harness: fast tracing off (verified on CPython 2.7 only)\n"]
 
 
 def test_the_environment_switch_turns_it_off(monkeypatch, tmp_path):
     monkeypatch.setenv(fast_trace.ENV, "0")
     lines = []
-    assert fast_trace.wrap(target, atheris, tmp_path / "any.so", lines.append) is target
+    assert fast_trace.prepare(atheris, tmp_path / "any.so", lines.append) is None
     assert lines == [f"INFO: blazefuzz harness: fast tracing off ({fast_trace.ENV}=0)\n"]
+
+
+def test_an_atheris_without_the_instrumentation_hook_keeps_its_own_branch_calls():
+    assert "no Instrumentor" in fast_trace.install_probes(types.SimpleNamespace(), tracer=None)
 
 
 class TestWithTheBuiltTracer:
@@ -70,6 +95,65 @@ class TestWithTheBuiltTracer:
 
     def test_first_call_falls_back_and_still_runs_the_target(self, tracer_path):
         lines = []
-        wrapped = fast_trace.wrap(target, atheris, tracer_path, lines.append)
+        wrapped = fast_trace.wrap(target, atheris, fast_trace.load_tracer(tracer_path), lines.append)
         assert wrapped(b"abc") == 3 and wrapped(b"") == 0
         assert len(lines) == 1 and lines[0].startswith("INFO: blazefuzz harness: fast tracing off (")
+
+    def test_an_unbound_probe_bumps_its_counter_through_atheris_and_yields_itself(self, tracer_path):
+        tracer = fast_trace.load_tracer(tracer_path)
+        bumped = []
+        tracer.use_atheris(types.SimpleNamespace(_trace_branch=bumped.append))
+        probe = tracer.Probe(41)
+        assert (+probe is probe, +probe is probe) == (True, True)
+        assert bumped == [41, 41]
+        assert probe.index == 41 and repr(probe) == "<branch probe 41>"
+
+    def test_a_probe_takes_one_counter_index(self, tracer_path):
+        tracer = fast_trace.load_tracer(tracer_path)
+        with pytest.raises(OverflowError):
+            tracer.Probe(-1)
+        with pytest.raises(TypeError):
+            tracer.Probe("7")
+        with pytest.raises(TypeError):
+            tracer.Probe()
+
+    def test_probes_count_the_blocks_atheris_own_calls_count_in_the_same_order(self, tracer_path,
+                                                                             monkeypatch):
+        """The same code instrumented both ways, run on the same inputs: the runs
+        bump counters in the same pattern, and the function computes what it
+        computed uninstrumented. (Which counter a block gets depends on the order
+        Atheris walks a set of blocks in, so the two are compared through the
+        one-to-one renaming of counters that their first runs define.)"""
+        bytecode = atheris.instrument_bytecode
+        monkeypatch.setattr(bytecode.Instrumentor, "_generate_trace_branch_invocation",
+                            bytecode.Instrumentor._generate_trace_branch_invocation)  # undone after
+        bumped = []
+        monkeypatch.setattr(atheris, "_trace_branch", bumped.append)
+
+        def instrumented():
+            code = atheris.patch_code(sample.__code__, trace_dataflow=False)
+            return types.FunctionType(code, sample.__globals__)
+
+        def counters(fn):
+            runs = []
+            for xs in SAMPLE_INPUTS:
+                bumped.clear()
+                assert fn(list(xs)) == sample(list(xs))
+                runs.append(list(bumped))
+            return runs
+
+        own = counters(instrumented())
+        tracer = fast_trace.load_tracer(tracer_path)
+        assert fast_trace.install_probes(atheris, tracer) is None
+        probed_fn = instrumented()
+        probed = counters(probed_fn)
+        renaming = {}
+        for own_run, probed_run in zip(own, probed):
+            assert len(own_run) == len(probed_run)
+            for a, b in zip(own_run, probed_run):
+                assert renaming.setdefault(a, b) == b
+        assert len(set(renaming.values())) == len(renaming) > 5       # one to one
+        assert [[renaming[a] for a in run] for run in own] == probed
+        assert "_trace_branch" not in probed_fn.__code__.co_names
+        probes = [i.argval for i in dis.get_instructions(probed_fn) if isinstance(i.argval, tracer.Probe)]
+        assert {p.index for p in probes} >= set(renaming.values())
