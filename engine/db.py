@@ -373,7 +373,7 @@ class BlazeDB:
         def op():
             store = self._store
             if store.get(RECORDS, kb) is not None:
-                raise DuplicateRecordError(f"a record with id {_UUID(bytes=kb)} already exists")
+                raise DuplicateRecordError(f"a record with id {record['id']} already exists")
             if self._indexes:
                 entries = self._index_entries(record)
                 self._check_uniques(entries, kb)
@@ -402,7 +402,7 @@ class BlazeDB:
             taken: dict = {}   # (index name, prefix) -> id, for conflicts inside the batch
             for kb, data, record in prepared:
                 if kb in seen or store.get(RECORDS, kb) is not None:
-                    raise DuplicateRecordError(f"a record with id {_UUID(bytes=kb)} already exists")
+                    raise DuplicateRecordError(f"a record with id {record['id']} already exists")
                 seen.add(kb)
                 entries = []
                 if self._indexes:

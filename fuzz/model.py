@@ -66,14 +66,20 @@ def _first_error(v):
                 if err:
                     return err
     elif t is dict:
-        for k in v:
+        risky = None        # keys of values that can fail: only their order matters
+        for k, x in v.items():
             # a name of at most _SHORT_NAME characters fits in MAX_FIELD_NAME bytes
             if len(k) > _SHORT_NAME and len(k.encode("utf-8")) > MAX_FIELD_NAME:
                 return RecordTooLargeError
-        for k in sorted(v):
-            x = v[k]
             if type(x) in _CAN_FAIL:
-                err = _first_error(x)
+                if risky is None:
+                    risky = [k]
+                else:
+                    risky.append(k)
+        if risky is not None:
+            risky.sort()
+            for k in risky:
+                err = _first_error(v[k])
                 if err:
                     return err
     return None
@@ -209,7 +215,12 @@ class Model:
         rec = self._stored(op.id, op.record)
         if op.id in self.records:
             raise DuplicateRecordError(f"id {op.id} exists (model)")
-        self._write({op.id: rec})
+        if self.indexes:
+            self._write({op.id: rec})
+        else:                           # nothing to check: _write without its loops
+            records = dict(self.records)
+            records[op.id] = rec
+            self.records = records
         return op.id
 
     def _op_InsertMany(self, op, ids):

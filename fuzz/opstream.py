@@ -296,8 +296,10 @@ class IdSpace:
         return V.ID_TABLE[ref % len(V.ID_TABLE)]
 
     def _add(self, u: uuid.UUID) -> None:
-        if u not in self._known:
-            self._known.add(u)
+        known = self._known
+        n = len(known)
+        known.add(u)                # one hash (uuid.UUID hashes in Python), not two
+        if len(known) != n:
             self.seen.append(u)
 
     def note(self, op) -> None:
