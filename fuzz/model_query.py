@@ -290,8 +290,9 @@ def index_values(record: dict, paths: tuple) -> tuple:
 def unique_key(record: dict, paths: tuple):
     """The key a unique index compares, or None when a field is MISSING (exempt)."""
     vals = index_values(record, paths)
-    if any(v is MISSING for v in vals):
-        return None
+    for v in vals:          # a loop, not any(...): a generator stopped early raises GeneratorExit
+        if v is MISSING:
+            return None
     return tuple(okey(v) for v in vals)
 
 
