@@ -164,14 +164,18 @@ class Model:
         for spec in self.indexes.values():
             if not spec.unique:
                 continue
-            seen = {}
+            mine = set()            # the keys of the changed records
+            for rid in changed:
+                k = Q.unique_key(candidates[rid], spec.paths)
+                if k is not None:
+                    if k in mine:
+                        return True
+                    mine.add(k)
+            if not mine:            # every changed record is exempt: no pair to look for
+                continue
             for rid, rec in candidates.items():
-                k = Q.unique_key(rec, spec.paths)
-                if k is None:
-                    continue
-                if k in seen and (rid in changed or seen[k] in changed):
+                if rid not in changed and Q.unique_key(rec, spec.paths) in mine:
                     return True
-                seen.setdefault(k, rid)
         return False
 
     def _write(self, new: dict) -> None:
@@ -197,9 +201,10 @@ class Model:
 
     @staticmethod
     def _stored(rid: uuid.UUID, record: dict) -> dict:
-        out = {k: v for k, v in record.items() if k != "id"}
+        out = dict(record)
+        out.pop("id", None)         # whatever "id" the op gave; the record's own is set next
         out["id"] = rid
-        err = record_error(out)
+        err = _first_error(out)
         if err is not None:
             raise err("invalid record (model)")
         return out

@@ -284,6 +284,21 @@ def test_unique_indexes():
         run(m, O.CreateIndex((("a",), ("a",)), False))     # a field listed twice
 
 
+def test_a_write_conflicts_only_with_other_records_holding_its_unique_key():
+    m = filled({"a": 1, "b": 0}, {"a": 2}, {"c": 0})
+    run(m, O.CreateIndex((("a",),), True))
+    run(m, O.Update(ID[1], {"b": 1}))                       # keeps its own key: no conflict
+    run(m, O.Replace(ID[1], {"a": 1}))
+    run(m, O.Update(ID[3], {"c": 1}))                       # exempt before and after
+    with pytest.raises(UniqueConstraintError):
+        run(m, O.Update(ID[3], {"a": 2}))                   # another record's key
+    with pytest.raises(UniqueConstraintError):
+        run(m, O.Upsert(ID[9], {"a": 1}))
+    run(m, O.Update(ID[2], {"a": 3}))                       # its old key is free again
+    run(m, O.Update(ID[3], {"a": 2}))
+    assert {rid: r.get("a") for rid, r in m.records.items()} == {ID[1]: 1, ID[2]: 3, ID[3]: 2}
+
+
 def test_an_index_entry_too_long_for_a_store_key_is_a_record_too_large_error():
     """API.md: an indexed value tuple must fit in a store key (1024 bytes with
     the id). The model measures the entry with the codec's index_key; a unique
