@@ -188,9 +188,9 @@ class Model:
                 candidates.pop(rid, None)
             else:
                 candidates[rid] = rec
-        if self._unique_conflict(candidates, [rid for rid, rec in new.items() if rec is not None]):
-            raise UniqueConstraintError("unique index violation (model)")
-        if self.indexes:
+        if self.indexes:            # without indexes there is nothing to check
+            if self._unique_conflict(candidates, [rid for rid, rec in new.items() if rec is not None]):
+                raise UniqueConstraintError("unique index violation (model)")
             for rec in new.values():
                 if rec is not None:
                     for spec in self.indexes.values():
@@ -220,12 +220,7 @@ class Model:
         rec = self._stored(op.id, op.record)
         if op.id in self.records:
             raise DuplicateRecordError(f"id {op.id} exists (model)")
-        if self.indexes:
-            self._write({op.id: rec})
-        else:                           # nothing to check: _write without its loops
-            records = dict(self.records)
-            records[op.id] = rec
-            self.records = records
+        self._write({op.id: rec})
         return op.id
 
     def _op_InsertMany(self, op, ids):
