@@ -3,7 +3,9 @@
 * engine/csrc/tests/test_pager.c (CRC32C, MemFS, FaultVFS, pager, WAL) built
   with gcc and with clang-19 under AddressSanitizer + UBSan, and run;
 * engine/csrc/tests/test_crc_threads.c (threads taking their first checksums
-  at once) built with clang-19 under ThreadSanitizer, and run;
+  at once) and test_wal_threads.c (threads restarting their logs at once, all
+  drawing salts from one counter) built with clang-19 under ThreadSanitizer,
+  and run;
 * every C source of the core (engine/csrc/store/*.c, engine/csrc/codec/*.c)
   compiles cleanly with gcc and clang under -Wall -Wextra -Werror.
 """
@@ -92,10 +94,20 @@ def test_a_checksum_reading_past_its_buffer_is_reported_by_asan(cc, tmp_path):
     assert "crc32c" in result.stderr
 
 
+THREADED = {
+    "test_crc_threads": ["crc32c.c", "bz.c"],
+    "test_wal_threads": ["bz.c", "crc32c.c", "vfs_mem.c", "wal.c"],
+}
+
+
 @pytest.mark.skipif(not os.path.exists(CLANG), reason=f"{CLANG} is not installed (apt-get install clang-19)")
-def test_first_checksums_taken_by_many_threads_at_once_do_not_race(tmp_path):
-    exe = tmp_path / "test_crc_threads"
-    sources = [CSRC / "tests" / "test_crc_threads.c", CSRC / "store" / "crc32c.c", CSRC / "store" / "bz.c"]
+@pytest.mark.parametrize("program", [
+    pytest.param("test_crc_threads", id="first-checksums-taken-by-many-threads-at-once"),
+    pytest.param("test_wal_threads", id="logs-restarted-by-many-threads-at-once"),
+])
+def test_threads_sharing_the_core_do_not_race(program, tmp_path):
+    exe = tmp_path / program
+    sources = [CSRC / "tests" / f"{program}.c", *(CSRC / "store" / s for s in THREADED[program])]
     built = run([CLANG, *WARN, "-g", "-O1", "-fsanitize=thread", "-pthread", "-o", str(exe),
                  *map(str, sources)])
     assert built.returncode == 0, built.stderr

@@ -17,6 +17,7 @@
 #include "crc32c.h"
 #include "pager.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -140,12 +141,15 @@ static uint64_t frame_offset(uint32_t frame) { return BZ_WAL_HEADER_SIZE + (uint
 static uint32_t new_salt(void)
 {
     /* Salts only need to differ between generations of one log: mix the
-     * clock, the pid and a counter through splitmix64. */
-    static uint64_t counter;
+     * clock, the pid and a counter through splitmix64. The counter is shared
+     * by every log of the process, which threads may restart at once: atomic
+     * (only distinct values matter, so relaxed). */
+    static _Atomic uint64_t counter;
+    uint64_t n = atomic_fetch_add_explicit(&counter, 1, memory_order_relaxed) + 1;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     uint64_t z = (uint64_t)ts.tv_sec * 1000000007u ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32) ^
-                 (++counter * 0x9E3779B97F4A7C15ull);
+                 (n * 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return (uint32_t)(z ^ (z >> 31));
