@@ -158,9 +158,10 @@ def _where(op):
     return pred(op.where) if op.where is not None else None
 
 
-# One handler per op kind: a dict lookup instead of a chain of type tests on
-# the fuzzer's hot path.
-_EXECUTE = {
+# One handler per op kind, called as handler(db, op, ids): a dict lookup
+# instead of a chain of type tests on the fuzzer's hot path. The ops target's
+# Session calls them directly (see fuzz.model.OP_HANDLERS for why).
+OP_HANDLERS = {
     O.Insert: lambda db, op, ids: db.insert({**to_engine(op.record), "id": op.id}),
     O.InsertMany: lambda db, op, ids: db.insert_many(
         [{**to_engine(rec), "id": rid} for rid, rec in op.items]),
@@ -189,7 +190,7 @@ _EXECUTE = {
 def execute(db, op, ids: O.IdSpace):
     """Perform one op on `db`; returns its result in op-grammar form.
     Documented errors propagate as the BlazeError the engine raised."""
-    handler = _EXECUTE.get(type(op))
+    handler = OP_HANDLERS.get(type(op))
     if handler is None:
         raise ValueError(f"execute() cannot run {op!r} (Reopen is the caller's)")
     return handler(db, op, ids)

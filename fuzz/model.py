@@ -211,7 +211,7 @@ class Model:
 
     # ------------------------------------------------------------ ops
     def apply(self, op, ids: O.IdSpace):
-        handler = _HANDLERS.get(type(op))
+        handler = OP_HANDLERS.get(type(op))
         if handler is None:
             raise AttributeError(f"the model has no handler for {type(op).__name__}")
         return handler(self, op, ids)
@@ -369,7 +369,10 @@ class Model:
         return {"records": n, "indexes": {name: n for name in self.indexes}}
 
 
-# op class -> Model._op_<ClassName> (a dict: apply() runs once per op of every input)
-_HANDLERS = {kind: getattr(Model, "_op_" + kind.__name__) for kind in O.OP_KINDS}
+# op class -> Model._op_<ClassName>, called as handler(model, op, ids): what
+# apply() dispatches to. A dict, since ops run once per op of every input; the
+# ops target's Session calls them directly, one frame fewer per op (and an
+# error passes one frame fewer: each one it passes costs a traceback entry).
+OP_HANDLERS = {kind: getattr(Model, "_op_" + kind.__name__) for kind in O.OP_KINDS}
 
-__all__ = ["Model", "record_error"]
+__all__ = ["OP_HANDLERS", "Model", "record_error"]

@@ -245,6 +245,70 @@ def test_the_crash_target_runs_every_check(monkeypatch):
     assert len(calls) >= 5
 
 
+def _counting_inserts(monkeypatch) -> list:
+    from engine.db import BlazeDB
+    real = BlazeDB.insert
+    calls = []
+
+    def insert(self, record):
+        calls.append(record)
+        return real(self, record)
+    monkeypatch.setattr(BlazeDB, "insert", insert)
+    return calls
+
+
+DUP = V.ID_TABLE[1]
+
+
+def test_a_run_of_equal_failing_inserts_runs_the_first_failure_only(monkeypatch):
+    calls = _counting_inserts(monkeypatch)
+    ops_target.test_one_input(stream(*[O.Insert(DUP, {"a": 1.5})] * 10))
+    assert len(calls) == 2            # the insert that succeeds, and the first duplicate
+    calls.clear()
+    ops_target.test_one_input(b"\x00" * 60)   # zero bytes: Insert(ID_TABLE[0], {}) twenty times
+    assert len(calls) == 2
+
+
+def test_an_insert_after_a_failed_one_runs_unless_it_is_the_same_insert(monkeypatch):
+    calls = _counting_inserts(monkeypatch)
+    ops_target.test_one_input(stream(
+        O.Insert(DUP, {"a": 1}),
+        O.Insert(DUP, {"a": 1}),         # fails: a duplicate
+        O.Insert(DUP, {"a": 1.0}),       # another record (a float), runs
+        O.Insert(DUP, {"a": True}),      # equal to 1 in Python, not to the engine: runs
+        O.Insert(DUP, {"a": True}),      # the same failed insert: skipped
+        O.Insert(V.ID_TABLE[2], {"a": True}),   # another id: runs, and succeeds
+        O.Insert(V.ID_TABLE[2], {"a": True}),   # after a success: runs (and fails)
+        O.Fetch(0),
+        O.Insert(V.ID_TABLE[2], {"a": True}),   # not directly after the failure: runs
+    ))
+    assert len(calls) == 7
+
+
+def test_a_skipped_insert_still_catches_what_the_failed_one_broke(monkeypatch):
+    # A duplicate insert that loses a record on its way out: the repeat is
+    # skipped, the final state is still compared.
+    from engine.db import BlazeDB
+    real = BlazeDB.insert
+
+    def destructive_insert(self, record):
+        try:
+            return real(self, record)
+        except ops_target.BlazeError:
+            self.delete_all()
+            raise
+    monkeypatch.setattr(BlazeDB, "insert", destructive_insert)
+    with pytest.raises(OracleMismatch) as info:
+        ops_target.test_one_input(stream(O.Insert(DUP, {}), O.Insert(DUP, {}), O.Insert(DUP, {})))
+    assert info.value.kind == "final-state"
+
+
+def test_the_crash_target_runs_every_insert(monkeypatch):
+    calls = _counting_inserts(monkeypatch)
+    crash_target.test_one_input(crash_target.encode_input((0, 250, 0), [O.Insert(DUP, {})] * 5))
+    assert len(calls) == 5
+
+
 def test_oracle_mismatch_message_names_index_op_kind_expected_actual():
     exc = OracleMismatch("result", 3, O.Count(None), 2, 1)
     first, *rest = str(exc).splitlines()
