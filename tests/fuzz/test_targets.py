@@ -309,6 +309,52 @@ def test_the_crash_target_runs_every_insert(monkeypatch):
     assert len(calls) == 5
 
 
+def _counting_closes(monkeypatch) -> list:
+    from engine.db import BlazeDB
+    real = BlazeDB.close
+    calls = []
+
+    def close(self):
+        calls.append(self)
+        return real(self)
+    monkeypatch.setattr(BlazeDB, "close", close)
+    return calls
+
+
+def test_a_run_of_reopens_reopens_twice(monkeypatch):
+    calls = _counting_closes(monkeypatch)
+    ops_target.test_one_input(stream(O.Insert(DUP, {"a": 1}), *[O.Reopen()] * 20))
+    assert len(calls) == 3            # two reopens, and the close at the end
+    calls.clear()
+    ops_target.test_one_input(stream(O.Reopen(), O.Reopen(), O.Check(), O.Reopen(), O.Reopen(),
+                                     O.Reopen(), O.Fetch(0), O.Reopen()))
+    assert len(calls) == 6            # a run starts again after any other op
+
+
+def test_the_second_reopen_of_a_run_still_runs(monkeypatch):
+    # It closes a session that did nothing but open: a close that loses every
+    # record there is caught by that Reopen's own comparison.
+    from engine.db import BlazeDB
+    real = BlazeDB.close
+    closes = []
+
+    def lossy_close(self):
+        closes.append(self)
+        if len(closes) == 2:
+            self.delete_all()
+        return real(self)
+    monkeypatch.setattr(BlazeDB, "close", lossy_close)
+    with pytest.raises(OracleMismatch) as info:
+        ops_target.test_one_input(stream(O.Insert(DUP, {}), O.Reopen(), O.Reopen(), O.Reopen()))
+    assert info.value.kind == "reopen"      # the second Reopen compares after the lossy close
+
+
+def test_the_crash_target_runs_every_reopen(monkeypatch):
+    calls = _counting_closes(monkeypatch)
+    crash_target.test_one_input(crash_target.encode_input((0, 250, 0), [O.Reopen()] * 5))
+    assert len(calls) >= 5
+
+
 def test_oracle_mismatch_message_names_index_op_kind_expected_actual():
     exc = OracleMismatch("result", 3, O.Count(None), 2, 1)
     first, *rest = str(exc).splitlines()
