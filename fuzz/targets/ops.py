@@ -125,8 +125,7 @@ class Session:
             return
         self._just_checked = False
         self._failed_insert = None
-        if kind is not O.Reopen:
-            self._reopens = 0
+        reopens, self._reopens = self._reopens, 0
         model_err = engine_err = None
         expected = actual = None
         try:
@@ -167,7 +166,8 @@ class Session:
             raise OracleMismatch("result", i, op, expected, actual)
         if kind is O.Reopen:
             self.compare_state(i, op, "reopen")
-            self._reopens += self.skip_repeats
+            if self.skip_repeats:
+                self._reopens = reopens + 1
         elif kind is O.Check:
             self._just_checked = self.skip_repeats
 
