@@ -17,11 +17,11 @@ from fuzz import build as fbuild
 from fuzz import opstream as O
 from fuzz import seeds, targets
 from fuzz import values as V
-from fuzz.targets import memfs
 from fuzz.oracles import KINDS, OracleMismatch
 from fuzz.targets import codec as codec_target
 from fuzz.targets import crash as crash_target
 from fuzz.targets import file as file_target
+from fuzz.targets import memfs
 from fuzz.targets import ops as ops_target
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
@@ -196,27 +196,28 @@ def test_state_lost_on_reopen_is_caught(monkeypatch):
     assert info.value.kind == "reopen"
 
 
-def _counting_checks(monkeypatch) -> list:
+def _counting_calls(monkeypatch, method: str) -> list:
+    """Patches BlazeDB.<method> to note each call's arguments in the list returned."""
     from engine.db import BlazeDB
-    real = BlazeDB.check
+    real = getattr(BlazeDB, method)
     calls = []
 
-    def check(self):
-        calls.append(self)
-        return real(self)
-    monkeypatch.setattr(BlazeDB, "check", check)
+    def counted(self, *args):
+        calls.append(args)
+        return real(self, *args)
+    monkeypatch.setattr(BlazeDB, method, counted)
     return calls
 
 
 def test_a_run_of_checks_runs_check_once_then_once_more_at_the_end(monkeypatch):
-    calls = _counting_checks(monkeypatch)
+    calls = _counting_calls(monkeypatch, "check")
     ops_target.test_one_input(stream(O.Insert(V.ID_TABLE[1], {"a": 1}), *[O.Check()] * 20))
     assert len(calls) == 2            # the first Check of the run, and the end-of-stream check()
     assert ops_target.test_one_input(b"\xff" * 64) is None and len(calls) == 4
 
 
 def test_a_check_after_any_other_op_runs_again(monkeypatch):
-    calls = _counting_checks(monkeypatch)
+    calls = _counting_calls(monkeypatch, "check")
     ops_target.test_one_input(stream(O.Check(), O.Fetch(0), O.Check(), O.Begin(), O.Check(),
                                      O.Rollback(), O.Check()))
     assert len(calls) == 5
@@ -239,29 +240,17 @@ def test_a_skipped_check_still_catches_what_the_first_one_broke(monkeypatch):
 
 def test_the_crash_target_runs_every_check(monkeypatch):
     # Its crash point counts VFS calls, so skipping one would move the crash in old inputs.
-    calls = _counting_checks(monkeypatch)
+    calls = _counting_calls(monkeypatch, "check")
     crash_target.test_one_input(crash_target.encode_input((0, 250, 0), [O.Insert(V.ID_TABLE[1], {}),
                                                                          *[O.Check()] * 5]))
     assert len(calls) >= 5
-
-
-def _counting_inserts(monkeypatch) -> list:
-    from engine.db import BlazeDB
-    real = BlazeDB.insert
-    calls = []
-
-    def insert(self, record):
-        calls.append(record)
-        return real(self, record)
-    monkeypatch.setattr(BlazeDB, "insert", insert)
-    return calls
 
 
 DUP = V.ID_TABLE[1]
 
 
 def test_a_run_of_equal_failing_inserts_runs_the_first_failure_only(monkeypatch):
-    calls = _counting_inserts(monkeypatch)
+    calls = _counting_calls(monkeypatch, "insert")
     ops_target.test_one_input(stream(*[O.Insert(DUP, {"a": 1.5})] * 10))
     assert len(calls) == 2            # the insert that succeeds, and the first duplicate
     calls.clear()
@@ -270,7 +259,7 @@ def test_a_run_of_equal_failing_inserts_runs_the_first_failure_only(monkeypatch)
 
 
 def test_an_insert_after_a_failed_one_runs_unless_it_is_the_same_insert(monkeypatch):
-    calls = _counting_inserts(monkeypatch)
+    calls = _counting_calls(monkeypatch, "insert")
     ops_target.test_one_input(stream(
         O.Insert(DUP, {"a": 1}),
         O.Insert(DUP, {"a": 1}),         # fails: a duplicate
@@ -304,25 +293,13 @@ def test_a_skipped_insert_still_catches_what_the_failed_one_broke(monkeypatch):
 
 
 def test_the_crash_target_runs_every_insert(monkeypatch):
-    calls = _counting_inserts(monkeypatch)
+    calls = _counting_calls(monkeypatch, "insert")
     crash_target.test_one_input(crash_target.encode_input((0, 250, 0), [O.Insert(DUP, {})] * 5))
     assert len(calls) == 5
 
 
-def _counting_closes(monkeypatch) -> list:
-    from engine.db import BlazeDB
-    real = BlazeDB.close
-    calls = []
-
-    def close(self):
-        calls.append(self)
-        return real(self)
-    monkeypatch.setattr(BlazeDB, "close", close)
-    return calls
-
-
 def test_a_run_of_reopens_reopens_twice(monkeypatch):
-    calls = _counting_closes(monkeypatch)
+    calls = _counting_calls(monkeypatch, "close")
     ops_target.test_one_input(stream(O.Insert(DUP, {"a": 1}), *[O.Reopen()] * 20))
     assert len(calls) == 3            # two reopens, and the close at the end
     calls.clear()
@@ -350,7 +327,7 @@ def test_the_second_reopen_of_a_run_still_runs(monkeypatch):
 
 
 def test_the_crash_target_runs_every_reopen(monkeypatch):
-    calls = _counting_closes(monkeypatch)
+    calls = _counting_calls(monkeypatch, "close")
     crash_target.test_one_input(crash_target.encode_input((0, 250, 0), [O.Reopen()] * 5))
     assert len(calls) >= 5
 
