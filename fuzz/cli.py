@@ -26,6 +26,7 @@ BENCH_COMMANDS: dict[str, tuple[str, str]] = {
     "query": ("engine.bench:bench_query", "BlazeDB queries beside SQLite (json_extract + expression index)."),
     "fuzz": ("fuzz.bench:bench_fuzz", "exec/s, coverage and corpus size per target, ASan vs coverage-only."),
     "triage": ("triage.bench:bench_triage", "Artifacts per second through parse + dedup + store."),
+    "cost": ("fuzz.bench_cost:bench_cost", "Instructions per input of a target (Valgrind), against a revision."),
 }
 
 

@@ -2,13 +2,13 @@
 # Installs everything BlazeFuzz needs on a fresh Debian 12 machine (run as root)
 # and builds the C core. Idempotent: a second run only rebuilds what changed.
 #   - Debian packages: clang-19, its compiler runtime (libFuzzer, sanitizers), llvm-19
-#     (llvm-symbolizer), Python's venv and headers
+#     (llvm-symbolizer), Python's venv and headers, valgrind (`blazefuzz bench cost`)
 #   - .venv/ in the repository root with the project installed editable (normal build),
 #     made with Debian's python3 (PYTHON=/path/to/python3.11 to choose another)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(clang-19 libclang-rt-19-dev llvm-19 python3-venv python3-dev gcc make git)
+APT_PACKAGES=(clang-19 libclang-rt-19-dev llvm-19 python3-venv python3-dev gcc make git valgrind)
 # Debian's own interpreter: the one python3-venv and python3-dev belong to, and
 # the one the Docker image runs. A python3 found first on PATH (pyenv, conda)
 # would have CI and the image run different interpreters (on the development
