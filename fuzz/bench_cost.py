@@ -16,10 +16,11 @@ oracles, Python and C. ASan, libFuzzer and Atheris add their share while
 fuzzing: `bench fuzz`'s `of pipeline` column is that part.
 
 Instructions are not time. Above all, a copy or fill done with `rep
-movsb`/`stosb` (glibc's memcpy and memset beyond about 4 KB here) counts one
-instruction per byte under Valgrind, 16,384 for a 16 KB copy against 440 for
-a 4 KB one, while the CPU moves either in a few hundred cycles: the store's
-multi-page copies (a WAL commit's frames) weigh more here than on the clock.
+movsb`/`stosb` (glibc's memcpy and memset beyond about 4 KB here) counts
+one instruction per byte under Valgrind, 16,384 for a 16 KB copy against
+about 450 for a 4 KB one, while the CPU moves either in a few hundred
+cycles: the store's multi-page copies (a WAL commit's frames) weigh more
+here than on the clock.
 Compare revisions by this figure; read time from `bench fuzz`.
 
 How: two processes run under cachegrind, one loading the target and running
