@@ -224,8 +224,9 @@ def render(rows: list[dict], against: str | None) -> None:
 @click.command("cost")
 @click.option("--targets", default="ops", show_default=True, help="Comma-separated targets.")
 @click.option("--inputs", "n_inputs", type=click.IntRange(min=1), default=DEFAULT_INPUTS,
-              show_default=True, help="Workload size: random inputs from --seed.")
-@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True)
+              show_default=True, help="Workload size: mutants of the target's committed seeds.")
+@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True,
+              help="Seed of the workload's mutations.")
 @click.option("--corpus", type=click.Path(file_okay=False, path_type=Path),
               help="Use every file of this directory as the workload instead.")
 @click.option("--against", metavar="REV", default="HEAD", show_default=True,
@@ -234,7 +235,7 @@ def render(rows: list[dict], against: str | None) -> None:
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the figures as JSON.")
 def bench_cost(targets, n_inputs, seed, corpus, against, json_path):
-    """Instructions per input of a target (Valgrind), optionally against another revision."""
+    """Instructions per input of a target (Valgrind), against another revision (HEAD)."""
     from rich.console import Console
 
     names = [t.strip() for t in targets.split(",") if t.strip()]
