@@ -59,7 +59,7 @@ def test_an_unknown_revision_or_target_is_a_usage_error():
 
 @needs_valgrind
 @pytest.mark.skipif(not _in_git_checkout(), reason="not a git checkout: --against needs one")
-def test_the_same_code_counts_the_same_here_and_in_a_checkout_of_head(tmp_path):
+def test_counts_repeat_and_are_set_beside_a_checkout_of_another_revision(tmp_path):
     out = tmp_path / "cost.json"
     result = CliRunner().invoke(bench_cost.bench_cost,
                                 ["--inputs", "12", "--against", "HEAD", "--json", str(out)])
@@ -67,11 +67,15 @@ def test_the_same_code_counts_the_same_here_and_in_a_checkout_of_head(tmp_path):
     [row] = json.loads(out.read_text())["rows"]
     assert row["target"] == "ops" and row["inputs"] == 12 and row["ops_per_input"] > 5
     assert row["instructions_per_input"] > 100_000
-    # Only the checkout's path differs (it shows in file names and tracebacks).
-    assert row["instructions_per_input"] / row["against_instructions_per_input"] == pytest.approx(1, abs=0.005)
+    # HEAD is this code give or take uncommitted changes: about the same count.
+    assert 0.5 < row["instructions_per_input"] / row["against_instructions_per_input"] < 2
     worktrees = subprocess.run(["git", "-C", str(bench_cost.ROOT), "worktree", "list"],
                                capture_output=True, text=True, check=True).stdout
     assert "bench-cost-rev-" not in worktrees           # the checkout is gone again
+    # The same code and workload count the same again: identical here, and
+    # within 0.2% wherever addresses steer a few hash probes differently.
+    again = bench_cost.instructions_per_input(bench_cost.ROOT, "ops", bench_cost.workload("ops", 12))
+    assert again == pytest.approx(row["instructions_per_input"], rel=0.002)
 
 
 def test_the_table_shows_the_ratio_only_against_a_revision(capsys):

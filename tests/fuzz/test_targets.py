@@ -196,6 +196,29 @@ def test_state_lost_on_reopen_is_caught(monkeypatch):
     assert info.value.kind == "reopen"
 
 
+VECTOR_RECORD = {"v": V.Vec([1.5, -0.0]), "n": float("nan"), "l": [V.Vec([2.0])]}
+
+
+def test_stored_vectors_and_nans_compare_equal_to_the_model():
+    ops_target.test_one_input(stream(O.Insert(V.ID_TABLE[1], VECTOR_RECORD), O.Reopen()))
+
+
+def test_a_vector_the_engine_changed_is_caught(monkeypatch):
+    from engine.db import BlazeDB
+    from engine.types import Vector
+    real = BlazeDB.fetch_all
+
+    def nudged(self, *args):
+        for record in real(self, *args):
+            if "v" in record:
+                record = {**record, "v": Vector([1.5, 0.0])}    # -0.0 lost
+            yield record
+    monkeypatch.setattr(BlazeDB, "fetch_all", nudged)
+    with pytest.raises(OracleMismatch) as info:
+        ops_target.test_one_input(stream(O.Insert(V.ID_TABLE[1], VECTOR_RECORD), O.Reopen()))
+    assert info.value.kind == "reopen"
+
+
 def _counting_calls(monkeypatch, method: str) -> list:
     """Patches BlazeDB.<method> to note each call's arguments in the list returned."""
     from engine.db import BlazeDB
