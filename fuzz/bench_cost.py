@@ -56,8 +56,9 @@ from pathlib import Path
 import click
 import msgpack
 
+from engine._native import NATIVE_DIR_ENV
 from fuzz import run as frun
-from fuzz.bench import max_len_for, ops_per_input
+from fuzz.bench import max_len_for, mean_ops
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_INPUTS = 300
@@ -66,7 +67,7 @@ OTHER_MAX_LEN = 256            # bytes, for targets without a design length
 VALGRIND = ("valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null")
 _I_REFS = re.compile(r"^==\d+== I\s+refs:\s+([\d,]+)\s*$", re.MULTILINE)
 # Variables that would load the instrumented build or change what runs.
-_DROPPED_ENV = ("LD_PRELOAD", "BLAZEDB_NATIVE_DIR", "BLAZEFUZZ_BUILD_ID", "BLAZEFUZZ_BUILD_FLAVOR",
+_DROPPED_ENV = ("LD_PRELOAD", NATIVE_DIR_ENV, "BLAZEFUZZ_BUILD_ID", "BLAZEFUZZ_BUILD_FLAVOR",
                 "PYTHONPATH")
 
 # Runs in the checkout being measured (its root is the working directory, so
@@ -176,8 +177,12 @@ def checkout(rev: str, repo: Path = ROOT, python: str = sys.executable):
     """`rev` in a temporary git worktree with its C core built (normal build); removed after."""
     tmp = Path(tempfile.mkdtemp(prefix="bench-cost-rev-"))
     tree = tmp / "tree"
-    added = subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", str(tree), rev],
-                           capture_output=True, text=True, check=False)
+    try:
+        added = subprocess.run(["git", "-C", str(repo), "worktree", "add", "--detach", str(tree), rev],
+                               capture_output=True, text=True, check=False)
+    except OSError as exc:              # no git: nothing was added
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise CostError(f"cannot run git to check out {rev!r}: {exc}") from None
     try:
         if added.returncode != 0:
             raise CostError(f"cannot check out {rev!r}: {added.stderr.strip() or added.stdout.strip()}")
@@ -191,13 +196,6 @@ def checkout(rev: str, repo: Path = ROOT, python: str = sys.executable):
             subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)],
                            capture_output=True, check=False)
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _ops_per_input(target: str, inputs: list[bytes]) -> float | None:
-    with tempfile.TemporaryDirectory(prefix="bench-cost-") as tmp:
-        for i, data in enumerate(inputs):
-            (Path(tmp) / f"{i:06d}").write_bytes(data)
-        return ops_per_input(target, Path(tmp), limit=len(inputs))
 
 
 def render(rows: list[dict], against: str | None) -> None:
@@ -261,7 +259,7 @@ def bench_cost(targets, n_inputs, seed, corpus, against, json_path):
                 inputs = workloads[name]
                 with status.status(f"counting {name}: {len(inputs)} inputs under cachegrind ..."):
                     row = {"target": name, "inputs": len(inputs),
-                           "ops_per_input": _ops_per_input(name, inputs),
+                           "ops_per_input": mean_ops(name, inputs),
                            "instructions_per_input": instructions_per_input(ROOT, name, inputs)}
                 if other is not None:
                     with status.status(f"counting {name} at {against} ..."):

@@ -86,3 +86,14 @@ def test_the_table_shows_the_ratio_only_against_a_revision(capsys):
     bench_cost.render([{**row, "against_instructions_per_input": 1_768_905.0}], "main~1")
     out = capsys.readouterr().out
     assert "1,768,905" in out and "/ main~1" in out and "0.968" in out
+
+
+def test_without_git_a_revision_cannot_be_checked_out_and_nothing_is_left(monkeypatch, tmp_path):
+    monkeypatch.setattr(bench_cost.tempfile, "tempdir", str(tmp_path))
+    def no_git(*args, **kwargs):
+        raise FileNotFoundError("git")
+    monkeypatch.setattr(bench_cost.subprocess, "run", no_git)
+    with (pytest.raises(bench_cost.CostError, match="cannot run git to check out 'HEAD'"),
+          bench_cost.checkout("HEAD")):
+        pass
+    assert list(tmp_path.iterdir()) == []
