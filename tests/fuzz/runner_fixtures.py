@@ -3,7 +3,8 @@
 The runner is exercised on a fixture C core (fixture_csrc/: a `_codec` with a
 planted heap overflow under -DBLAZEDB_PLANT_BUGS and an empty `_store`) and
 fixture targets (fixture_target.py, fixture_clean_target.py,
-fixture_branchy_target.py, fixture_compare_target.py), so these tests
+fixture_branchy_target.py, fixture_compare_target.py,
+fixture_allocating_target.py), so these tests
 depend neither on the engine's progress nor on the real targets. Builds are
 cached under build/fuzz-tests/ between runs (git-ignored, like build/).
 """
@@ -25,6 +26,7 @@ TARGET = "tests.fuzz.fixture_target"
 CLEAN_TARGET = "tests.fuzz.fixture_clean_target"
 BRANCHY_TARGET = "tests.fuzz.fixture_branchy_target"
 COMPARE_TARGET = "tests.fuzz.fixture_compare_target"
+ALLOCATING_TARGET = "tests.fuzz.fixture_allocating_target"
 # The input that overflows the fixture codec's 8-byte buffer: tag 0x7F, 16 bytes.
 OVERFLOW_INPUT = b"\x7f\x10" + b"A" * 16
 

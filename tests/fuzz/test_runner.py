@@ -16,10 +16,11 @@ from click.testing import CliRunner
 
 from fuzz import artifacts as art
 from fuzz import build as fbuild
-from fuzz import fast_trace
+from fuzz import fast_trace, harness
 from fuzz import run as frun
 from fuzz import stats as fstats
 from tests.fuzz.runner_fixtures import (
+    ALLOCATING_TARGET,
     BRANCHY_TARGET,
     BUILD_CACHE,
     CLEAN_TARGET,
@@ -79,6 +80,22 @@ def test_stats_writer_throttles_but_keeps_inited_done_and_finish(tmp_path):
     assert events[0] == "start" and events[-1] == "finish" and "INITED" in events and "DONE" in events
     assert events.count("NEW") <= 2                      # throttled to about one a second
     assert records[-1]["last"]["execs"] == 50 and all(r["run"] == "run1" for r in records)
+
+
+# ---------------------------------------------------------------- harness
+
+
+@pytest.mark.parametrize(("argv", "asan_options", "added"), [
+    ([], "detect_leaks=0:symbolize=1", ["-detect_leaks=0"]),           # our default options
+    (["-runs=5", "corpus"], "detect_leaks=0,quarantine_size_mb=32", ["-detect_leaks=0"]),
+    ([], "detect_leaks=0:detect_leaks=1", []),                        # the user's own setting wins
+    ([], "detect_leaks=0 detect_leaks=true", []),
+    ([], None, []),                                                   # ASan's default: on
+    (["-detect_leaks=1"], "detect_leaks=0", []),                      # argv chooses
+    (["-detect_leaks=0"], "detect_leaks=1", []),
+])
+def test_libfuzzers_leak_check_follows_leak_sanitizer(argv, asan_options, added):
+    assert harness.leak_detection_flags(argv, asan_options) == added
 
 
 # ---------------------------------------------------------------- artifacts and sidecars
@@ -264,6 +281,22 @@ class TestFuzzing:
             else:
                 assert f"fast tracing off ({fast_trace.ENV}=0)" in log
         assert outcomes["1"] == outcomes["0"]
+
+    def test_no_input_runs_a_second_time_for_a_leak_check_that_finds_nothing(self, tmp_path, monkeypatch):
+        """LeakSanitizer is off (CPython leaks at start-up), so the harness turns libFuzzer's
+        per-input leak check off too: it ran every input that reached new coverage and kept
+        memory a second time. Asking for it (-detect_leaks=1) still brings it back."""
+        repeats = {}
+        for flags in ((), ("-detect_leaks=1",)):
+            record = tmp_path / f"repeats-{len(flags)}"
+            record.touch()
+            monkeypatch.setenv("BLAZEFUZZ_TEST_REPEATS", str(record))
+            result = frun.fuzz(config(tmp_path / str(len(flags)), target=ALLOCATING_TARGET, flavor="asan",
+                                      runs=3000, seed=1, extra=list(flags)))
+            assert result.exit_code == 0
+            repeats[flags] = record.read_text().split()
+        assert repeats[()] == []
+        assert len(repeats[("-detect_leaks=1",)]) == 4          # one per branch, when first reached
 
     def test_a_targets_custom_mutator_is_installed_with_mutator_structure(self, tmp_path):
         target = "tests.fuzz.fixture_mutator_target"
