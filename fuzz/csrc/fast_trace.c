@@ -9,18 +9,31 @@
  * records a stack trace. Measured here (ops target, ASan build) the dispatch
  * cost about a third of each execution.
  *
- * `trace_branch` and `trace_cmp` do the same things without the dispatcher:
- * they call the C++ functions the loaded Atheris core module
+ * `trace_branch` calls the C++ function the loaded Atheris core module
  * (core_with_libfuzzer or core_without_libfuzzer) exports and that Atheris'
- * own wrappers call:
+ * own wrapper calls:
  *   atheris::_trace_branch(unsigned long index)      bumps counters[index % max]
- *   atheris::TraceCompareOp(void *pc, PyObject *left, PyObject *right,
- *                           int opid, bool left_is_const)
- *       reports the operands to libFuzzer (pc = the counter index) and returns
- *       PyObject_RichCompare(left, right, opid): a new reference, or NULL
- *       with the exception set.
- * `bind(path)` finds both in the already loaded core (RTLD_NOLOAD: nothing new
- * is loaded) and fails with a clear error when one is absent (another Atheris
+ * `trace_cmp` reports a comparison to libFuzzer as Atheris 3.0's
+ * atheris::TraceCompareOp does (src/native/tracer.cc), through the same
+ * libFuzzer entry points, and returns PyObject_RichCompare(left, right, opid):
+ *   two ints that fit in 64 bits   __sanitizer_cov_trace_const_cmp8 when the
+ *                                  left one is the code's constant, else
+ *                                  __sanitizer_cov_trace_cmp8
+ *   two bytes, two str             __sanitizer_cov_trace_cmp8 of the lengths
+ *                                  (str: of the UTF-8 forms), and when they
+ *                                  are equal __sanitizer_weak_hook_memcmp of
+ *                                  the contents, pc = the counter index
+ * Atheris turns each str into a new bytes object first (two allocations per
+ * comparison, plus pybind11's own); here an ASCII str, most of them, is read
+ * in place, and only others are encoded (with "surrogatepass" for lone
+ * surrogates, as Atheris does). With libFuzzer's default flags what it
+ * receives is the same: it ignores the caller's pc of a cmp8 unless
+ * -use_value_profile=1, and then each version passes one pc for them all.
+ *
+ * `bind(path)` finds the branch function in the already loaded core
+ * (RTLD_NOLOAD: nothing new is loaded) and the libFuzzer entry points in the
+ * core (core_with_libfuzzer brings its own) or else in the process (our
+ * preload), and fails with a clear error when one is absent (another Atheris
  * release), in which case the harness keeps Atheris' own functions.
  *
  * Built by fuzz/build.py into each build directory with -O2 and no
@@ -32,15 +45,16 @@
 #include <dlfcn.h>
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #define BRANCH_SYMBOL "_ZN7atheris13_trace_branchEm"   /* atheris::_trace_branch(unsigned long) */
-/* atheris::TraceCompareOp(void*, PyObject*, PyObject*, int, bool) */
-#define COMPARE_SYMBOL "_ZN7atheris14TraceCompareOpEPvP7_objectS2_ib"
 
 typedef void (*branch_fn)(unsigned long);
-typedef PyObject *(*compare_fn)(void *, PyObject *, PyObject *, int, bool);
+typedef void (*cmp8_fn)(uint64_t, uint64_t);
+typedef void (*memcmp_hook_fn)(void *, const void *, const void *, size_t, int);
 static branch_fn core_branch;
-static compare_fn core_compare;
+static cmp8_fn trace_cmp8, trace_const_cmp8;
+static memcmp_hook_fn memcmp_hook;
 
 static PyObject *trace_branch(PyObject *self, PyObject *arg)
 {
@@ -54,6 +68,77 @@ static PyObject *trace_branch(PyObject *self, PyObject *arg)
     }
     core_branch(index);
     Py_RETURN_NONE;
+}
+
+/* Not memcmp(): the ASan preload intercepts it and would report the
+ * comparison to libFuzzer a second time. Only zero or not matters to it. */
+static int plain_memcmp(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return (int)(signed char)a[i] - (int)(signed char)b[i];
+    return 0;
+}
+
+static void report_contents(void *pc, const char *a, Py_ssize_t na, const char *b, Py_ssize_t nb)
+{
+    trace_cmp8((uint64_t)na, (uint64_t)nb);
+    if (na == nb)
+        memcmp_hook(pc, a, b, (size_t)na, plain_memcmp(a, b, (size_t)na));
+}
+
+/* The UTF-8 form of a str: in place when ASCII, else a new bytes in *owner.
+ * NULL (no error set) when it has none. */
+static const char *utf8_of(PyObject *s, Py_ssize_t *size, PyObject **owner)
+{
+    if (PyUnicode_IS_COMPACT_ASCII(s)) {
+        *size = PyUnicode_GET_LENGTH(s);
+        return (const char *)PyUnicode_DATA(s);
+    }
+    *owner = PyUnicode_AsUTF8String(s);
+    if (*owner == NULL) {
+        PyErr_Clear();
+        *owner = PyUnicode_AsEncodedString(s, "utf-8", "surrogatepass");
+        if (*owner == NULL) {
+            PyErr_Clear();
+            return NULL;
+        }
+    }
+    *size = PyBytes_GET_SIZE(*owner);
+    return PyBytes_AS_STRING(*owner);
+}
+
+static bool as_int64(PyObject *n, long long *out)
+{
+    int overflow = 0;
+    *out = PyLong_AsLongLongAndOverflow(n, &overflow);
+    if (*out == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return false;
+    }
+    return !overflow;
+}
+
+/* What Atheris' TraceCompareOp reports before it compares (see the top). */
+static void report_compare(void *pc, PyObject *left, PyObject *right, bool left_is_const)
+{
+    if (PyLong_Check(left) && PyLong_Check(right)) {
+        long long a, b;
+        if (as_int64(left, &a) && as_int64(right, &b))
+            (left_is_const ? trace_const_cmp8 : trace_cmp8)((uint64_t)a, (uint64_t)b);
+    } else if (PyBytes_Check(left) && PyBytes_Check(right)) {
+        report_contents(pc, PyBytes_AS_STRING(left), PyBytes_GET_SIZE(left),
+                        PyBytes_AS_STRING(right), PyBytes_GET_SIZE(right));
+    } else if (PyUnicode_Check(left) && PyUnicode_Check(right)) {
+        PyObject *left_owner = NULL, *right_owner = NULL;
+        Py_ssize_t na, nb;
+        const char *a = utf8_of(left, &na, &left_owner);
+        const char *b = a ? utf8_of(right, &nb, &right_owner) : NULL;
+        if (a && b)
+            report_contents(pc, a, na, b, nb);
+        Py_XDECREF(left_owner);
+        Py_XDECREF(right_owner);
+    }
 }
 
 /* trace_cmp(left, right, opid, counter_index, left_is_const) -> left <opid> right */
@@ -77,11 +162,12 @@ static PyObject *trace_cmp(PyObject *self, PyObject *const *args, Py_ssize_t nar
     int left_is_const = PyObject_IsTrue(args[4]);
     if (left_is_const < 0)
         return NULL;
-    if (core_compare == NULL) {
+    if (memcmp_hook == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "fuzz._fast_trace: bind() was not called");
         return NULL;
     }
-    return core_compare((void *)(uintptr_t)index, args[0], args[1], (int)opid, left_is_const != 0);
+    report_compare((void *)(uintptr_t)index, args[0], args[1], left_is_const != 0);
+    return PyObject_RichCompare(args[0], args[1], (int)opid);
 }
 
 /* Probe: one per instrumented basic block, in its code object's constants.
@@ -170,6 +256,13 @@ static PyObject *use_atheris(PyObject *self, PyObject *module)
     Py_RETURN_NONE;
 }
 
+/* A libFuzzer entry point: the core's own (core_with_libfuzzer), else the process' (our preload). */
+static void *libfuzzer_symbol(void *core, const char *name)
+{
+    void *sym = dlsym(core, name);
+    return sym != NULL ? sym : dlsym(RTLD_DEFAULT, name);
+}
+
 static PyObject *bind(PyObject *self, PyObject *arg)
 {
     (void)self;
@@ -186,18 +279,30 @@ static PyObject *bind(PyObject *self, PyObject *arg)
         Py_DECREF(encoded);
         return NULL;
     }
-    branch_fn branch = (branch_fn)dlsym(handle, BRANCH_SYMBOL);
-    compare_fn compare = (compare_fn)dlsym(handle, COMPARE_SYMBOL);
+    static const char *const names[] = {
+        BRANCH_SYMBOL, "__sanitizer_cov_trace_cmp8", "__sanitizer_cov_trace_const_cmp8",
+        "__sanitizer_weak_hook_memcmp",
+    };
+    void *found[4];
+    const char *missing = NULL;
+    found[0] = dlsym(handle, names[0]);
+    for (int i = 1; i < 4; i++)
+        found[i] = libfuzzer_symbol(handle, names[i]);
+    for (int i = 0; i < 4 && missing == NULL; i++)
+        if (found[i] == NULL)
+            missing = names[i];
     dlclose(handle);   /* drops only our reference: the module stays loaded */
-    if (branch == NULL || compare == NULL) {
-        PyErr_Format(PyExc_LookupError, "fuzz._fast_trace: %s does not export %s", path,
-                     branch == NULL ? BRANCH_SYMBOL : COMPARE_SYMBOL);
+    if (missing != NULL) {
+        PyErr_Format(PyExc_LookupError, missing == names[0] ? "fuzz._fast_trace: %s does not export %s"
+                     : "fuzz._fast_trace: neither %s nor the process exports %s", path, missing);
         Py_DECREF(encoded);
         return NULL;
     }
     Py_DECREF(encoded);
-    core_branch = branch;
-    core_compare = compare;
+    core_branch = (branch_fn)found[0];
+    trace_cmp8 = (cmp8_fn)found[1];
+    trace_const_cmp8 = (cmp8_fn)found[2];
+    memcmp_hook = (memcmp_hook_fn)found[3];
     Py_RETURN_NONE;
 }
 
@@ -205,7 +310,7 @@ static PyMethodDef methods[] = {
     {"trace_branch", trace_branch, METH_O, "Bump the Atheris counter with this index."},
     {"trace_cmp", (PyCFunction)(void (*)(void))trace_cmp, METH_FASTCALL,
      "Report a comparison to libFuzzer and return its result."},
-    {"bind", bind, METH_O, "Bind trace_branch to the Atheris core module loaded from this path."},
+    {"bind", bind, METH_O, "Bind the tracer to the Atheris core module loaded from this path (and to libFuzzer)."},
     {"use_atheris", use_atheris, METH_O,
      "The atheris module whose _trace_branch an unbound probe calls."},
     {NULL, NULL, 0, NULL},

@@ -2,18 +2,25 @@
 
 That it guides the fuzzer exactly as Atheris does is shown by a fuzzing run
 in test_runner.py. Here: branch probes count the blocks Atheris' own calls
-count, and the fallbacks: coverage is never lost, only speed."""
+count, comparisons report to libFuzzer what Atheris' own TraceCompareOp
+reports, and the fallbacks: coverage is never lost, only speed."""
 from __future__ import annotations
 
 import dis
+import json
+import subprocess
+import sys
 import types
+from pathlib import Path
 
 import atheris
 import pytest
 
 from fuzz import build as fbuild
 from fuzz import fast_trace
-from tests.fuzz.runner_fixtures import BUILD_CACHE, fixture_modules, fuzzbuild
+from tests.fuzz.runner_fixtures import BUILD_CACHE, REPO, fixture_modules, fuzzbuild
+
+RECORDER = Path(__file__).resolve().parent / "fixture_recorder"
 
 
 def target(data):
@@ -84,6 +91,27 @@ class TestWithTheBuiltTracer:
             tracer.trace_cmp(1, 2, 9, 0, False)
         with pytest.raises(OverflowError):
             tracer.trace_branch(-1)
+
+    def test_comparisons_report_to_libfuzzer_what_atheris_own_function_reports(self, tracer_path, tmp_path):
+        """Ints, bytes, ASCII and other str (lone surrogates too), and operands it does not
+        report: Atheris' TraceCompareOp and trace_cmp, both pointed at a recorder of
+        libFuzzer's entry points, report the same calls and return the same results."""
+        recorder = tmp_path / "recorder.so"
+        subprocess.run([fbuild.CLANG, "-shared", "-fPIC", "-O1", "-Wall", "-Wextra", "-Werror",
+                        str(RECORDER / "recorder.c"), "-o", str(recorder)], check=True)
+        proc = subprocess.run([sys.executable, str(RECORDER / "compare_reports.py"), str(recorder),
+                               str(tracer_path)], capture_output=True, text=True, cwd=REPO, check=False,
+                              env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        cases = {row["case"]: row for row in json.loads(proc.stdout)}
+        for row in cases.values():
+            assert row["tracer"] == row["atheris"], row["case"]
+            assert row["tracer"]["result"] == row["python"]["result"] and row["python"]["reported"] == ""
+        assert cases["(24301, 3, 2)"]["tracer"]["reported"] == "const_cmp8 24301 3\n"
+        assert cases["('key', 'kez', 2)"]["tracer"]["reported"] == "cmp8 3 3\nmemcmp pc=10 n=3 6b6579 6b657a differ\n"
+        assert cases["('é', 'ab', 2)"]["tracer"]["reported"] == "cmp8 2 2\nmemcmp pc=13 n=2 c3a9 6162 differ\n"
+        assert cases["('\\ud800', 'abc', 2)"]["tracer"]["reported"].endswith(" eda080 616263 differ\n")
+        assert cases["('1', 1, 0)"]["tracer"] == {"result": "TypeError", "reported": ""}
 
     def test_no_atheris_core_loaded_keeps_atheris_own_function(self, tracer_path, monkeypatch):
         """Outside atheris.Fuzz() no core is loaded: binding fails, nothing is replaced."""
