@@ -9,10 +9,14 @@
  * records a stack trace. Measured here (ops target, ASan build) the dispatch
  * cost about a third of each execution.
  *
- * `trace_branch` calls the C++ function the loaded Atheris core module
- * (core_with_libfuzzer or core_without_libfuzzer) exports and that Atheris'
- * own wrapper calls:
- *   atheris::_trace_branch(unsigned long index)      bumps counters[index % max]
+ * `trace_branch` does what the loaded Atheris core module's (core_with_libfuzzer
+ * or core_without_libfuzzer) atheris::_trace_branch(unsigned long index) does,
+ * which Atheris' own wrapper calls: once the core has allocated its counters,
+ *   atheris::counters[(int)index % atheris::max_counters]++
+ * Here on the core's exported variables directly, without the call and,
+ * for an index below max_counters (every one unless a program has more
+ * blocks than counters), without the integer division: one per basic block
+ * run. Where the core does not export them, through its function.
  * `trace_cmp` reports a comparison to libFuzzer as Atheris 3.0's
  * atheris::TraceCompareOp does (src/native/tracer.cc), through the same
  * libFuzzer entry points, and returns PyObject_RichCompare(left, right, opid):
@@ -48,13 +52,34 @@
 #include <stdint.h>
 
 #define BRANCH_SYMBOL "_ZN7atheris13_trace_branchEm"   /* atheris::_trace_branch(unsigned long) */
+#define COUNTERS_SYMBOL "_ZN7atheris8countersE"         /* unsigned char *atheris::counters */
+#define PCTABLE_SYMBOL "_ZN7atheris7pctableE"           /* PCTableEntry *atheris::pctable */
+#define MAX_COUNTERS_SYMBOL "_ZN7atheris12max_countersE" /* int atheris::max_counters */
 
 typedef void (*branch_fn)(unsigned long);
 typedef void (*cmp8_fn)(uint64_t, uint64_t);
 typedef void (*memcmp_hook_fn)(void *, const void *, const void *, size_t, int);
 static branch_fn core_branch;
+static unsigned char *const *core_counters;    /* NULL: bump through core_branch */
+static void *const *core_pctable;
+static const int *core_max_counters;
 static cmp8_fn trace_cmp8, trace_const_cmp8;
 static memcmp_hook_fn memcmp_hook;
+
+/* atheris::IncrementCounter(int), on the core's own variables (see the top). */
+static inline void bump(unsigned long index)
+{
+    if (core_counters == NULL) {
+        core_branch(index);
+        return;
+    }
+    unsigned char *counters = *core_counters;
+    int max = *core_max_counters;
+    int i = (int)index;
+    if (counters == NULL || *core_pctable == NULL || max < 1 || i < 0)
+        return;
+    counters[i < max ? i : i % max]++;
+}
 
 static PyObject *trace_branch(PyObject *self, PyObject *arg)
 {
@@ -66,7 +91,7 @@ static PyObject *trace_branch(PyObject *self, PyObject *arg)
         PyErr_SetString(PyExc_RuntimeError, "fuzz._fast_trace: bind() was not called");
         return NULL;
     }
-    core_branch(index);
+    bump(index);
     Py_RETURN_NONE;
 }
 
@@ -188,7 +213,7 @@ static PyObject *probe_positive(PyObject *self)
 {
     unsigned long index = ((ProbeObject *)self)->index;
     if (core_branch != NULL) {
-        core_branch(index);
+        bump(index);
     } else {
         if (fallback_module == NULL) {
             PyErr_SetString(PyExc_RuntimeError, "fuzz._fast_trace: a probe ran before use_atheris()");
@@ -291,6 +316,10 @@ static PyObject *bind(PyObject *self, PyObject *arg)
     for (int i = 0; i < 4 && missing == NULL; i++)
         if (found[i] == NULL)
             missing = names[i];
+    /* The counter variables are optional: without all three, the function. */
+    void *counters = dlsym(handle, COUNTERS_SYMBOL), *pctable = dlsym(handle, PCTABLE_SYMBOL);
+    void *max_counters = dlsym(handle, MAX_COUNTERS_SYMBOL);
+    bool direct = counters != NULL && pctable != NULL && max_counters != NULL;
     dlclose(handle);   /* drops only our reference: the module stays loaded */
     if (missing != NULL) {
         PyErr_Format(PyExc_LookupError, missing == names[0] ? "fuzz._fast_trace: %s does not export %s"
@@ -299,6 +328,9 @@ static PyObject *bind(PyObject *self, PyObject *arg)
         return NULL;
     }
     Py_DECREF(encoded);
+    core_counters = direct ? (unsigned char *const *)counters : NULL;
+    core_pctable = direct ? (void *const *)pctable : NULL;
+    core_max_counters = direct ? (const int *)max_counters : NULL;
     core_branch = (branch_fn)found[0];
     trace_cmp8 = (cmp8_fn)found[1];
     trace_const_cmp8 = (cmp8_fn)found[2];

@@ -92,18 +92,32 @@ class TestWithTheBuiltTracer:
         with pytest.raises(OverflowError):
             tracer.trace_branch(-1)
 
+    @staticmethod
+    def recorder_run(script: str, tracer_path: Path, tmp_path: Path, *flags: str):
+        """What tests/fuzz/fixture_recorder/<script> prints, with the recorder built with `flags`."""
+        recorder = tmp_path / f"recorder{''.join(flags)}.so"
+        subprocess.run([fbuild.CLANG, "-shared", "-fPIC", "-O1", "-Wall", "-Wextra", "-Werror", *flags,
+                        str(RECORDER / "recorder.c"), "-o", str(recorder)], check=True)
+        proc = subprocess.run([sys.executable, str(RECORDER / script), str(recorder), str(tracer_path)],
+                              capture_output=True, text=True, cwd=REPO, check=False,
+                              env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return json.loads(proc.stdout)
+
+    def test_branches_bump_the_cores_counters_as_its_own_function_would(self, tracer_path, tmp_path):
+        """With the core's counter variables exported, trace_branch and probes bump
+        counters[index % max_counters] themselves (3 and 11 are one counter of 8);
+        without them, they call the core's branch function."""
+        direct = self.recorder_run("branch_reports.py", tracer_path, tmp_path, "-DCOUNTERS")
+        assert direct == {"logged": "", "counters": "1 0 0 2 0 1 0 1"}
+        through = self.recorder_run("branch_reports.py", tracer_path, tmp_path)
+        assert through == {"logged": "branch 3\nbranch 11\nbranch 0\nbranch 7\nbranch 5\n", "counters": ""}
+
     def test_comparisons_report_to_libfuzzer_what_atheris_own_function_reports(self, tracer_path, tmp_path):
         """Ints, bytes, ASCII and other str (lone surrogates too), and operands it does not
         report: Atheris' TraceCompareOp and trace_cmp, both pointed at a recorder of
         libFuzzer's entry points, report the same calls and return the same results."""
-        recorder = tmp_path / "recorder.so"
-        subprocess.run([fbuild.CLANG, "-shared", "-fPIC", "-O1", "-Wall", "-Wextra", "-Werror",
-                        str(RECORDER / "recorder.c"), "-o", str(recorder)], check=True)
-        proc = subprocess.run([sys.executable, str(RECORDER / "compare_reports.py"), str(recorder),
-                               str(tracer_path)], capture_output=True, text=True, cwd=REPO, check=False,
-                              env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
-        assert proc.returncode == 0, proc.stderr[-2000:]
-        cases = {row["case"]: row for row in json.loads(proc.stdout)}
+        cases = {row["case"]: row for row in self.recorder_run("compare_reports.py", tracer_path, tmp_path)}
         for row in cases.values():
             assert row["tracer"] == row["atheris"], row["case"]
             assert row["tracer"]["result"] == row["python"]["result"] and row["python"]["reported"] == ""

@@ -3,7 +3,11 @@
  * (recorded()). Loaded with RTLD_GLOBAL, it also satisfies the undefined
  * symbols of Atheris' core_without_libfuzzer, so that Atheris' own
  * TraceCompareOp and fuzz._fast_trace can be called on the same operands
- * and what they report compared (tests/fuzz/test_fast_trace.py). */
+ * and what they report compared (tests/fuzz/test_fast_trace.py).
+ *
+ * It also stands in for an Atheris core to bind the tracer to: its
+ * atheris::_trace_branch logs each call, and built with -DCOUNTERS it
+ * exports the core's counter variables too (8 counters). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -51,6 +55,29 @@ void __sanitizer_cov_8bit_counters_init(uint8_t *start, uint8_t *stop) { (void)s
 void __sanitizer_cov_pcs_init(const uintptr_t *start, const uintptr_t *stop) { (void)start; (void)stop; }
 int LLVMFuzzerRunDriver(int *argc, char ***argv, int (*cb)(const uint8_t *, size_t)) { (void)argc; (void)argv; (void)cb; return 1; }
 size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size) { (void)data; (void)max_size; return size; }
+
+void _ZN7atheris13_trace_branchEm(unsigned long index) { add("branch %lu\n", index); }
+
+#ifdef COUNTERS
+static unsigned char counter_array[8];
+static int pc_entries[8];
+unsigned char *_ZN7atheris8countersE = counter_array;
+void *_ZN7atheris7pctableE = pc_entries;
+int _ZN7atheris12max_countersE = 8;
+#endif
+
+/* The counters as text ("0 2 0 ..."), or "" when built without them. */
+const char *counter_values(void)
+{
+    static char text[64];
+    text[0] = 0;
+#ifdef COUNTERS
+    size_t at = 0;
+    for (int i = 0; i < 8; i++)
+        at += (size_t)snprintf(text + at, sizeof text - at, i ? " %u" : "%u", counter_array[i]);
+#endif
+    return text;
+}
 
 const char *recorded(void) { return log_text; }
 void reset(void) { used = 0; log_text[0] = 0; }
