@@ -87,7 +87,7 @@ def _unexpected(stage: str, exc: BaseException):
 
 def test_one_input(data: bytes) -> None:
     db_bytes, wal_bytes = database_files(data)
-    fs = memfs.fresh()
+    fs = memfs.fresh(power_loss=False)
     fs.write_file(DB_FILE, db_bytes)
     if wal_bytes:
         fs.write_file(WAL_FILE, wal_bytes)

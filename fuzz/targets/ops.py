@@ -261,7 +261,7 @@ class Session:
 
 def run_ops(ops) -> None:
     """Run an op list through every oracle (raises OracleMismatch or crashes)."""
-    fs = memfs.fresh()
+    fs = memfs.fresh(power_loss=False)
     session = Session(lambda: driver.BlazeDB(DB_FILE, vfs=fs, **DB_OPTIONS),
                       skip_repeats=True)
     try:

@@ -4,10 +4,26 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import (
-    ClosedError, CorruptDatabaseError, LockedError, ReadOnlyError, RecordTooLargeError, StorageError,
+    ClosedError,
+    CorruptDatabaseError,
+    LockedError,
+    ReadOnlyError,
+    RecordTooLargeError,
+    StorageError,
     TransactionError,
 )
-from tests.engine.store_support import DB, MemFS, Store, native
+from tests.engine.store_support import (
+    DB,
+    FaultVFS,
+    MemFS,
+    Store,
+    make_workload,
+    model,
+    native,
+    run_until_error,
+    setup_trees,
+    state_of,
+)
 
 
 @pytest.fixture
@@ -358,6 +374,30 @@ def test_stats_count_pages_frames_syncs_and_cache(store):
         assert field in st
     assert st["pages"] >= 10 and st["wal_frames"] > 0
     assert st["syncs"] >= 200          # one log sync per autocommitted put
+
+
+def test_a_memfs_without_synced_copies_holds_the_same_database_and_refuses_a_power_loss():
+    """MemFS(power_loss=False), which the ops and file fuzz targets run on: every
+    sync is free, what is written is read back across close and reopen as on a
+    MemFS(), and a power loss, which it could not simulate, is refused."""
+    workload = make_workload(seed=7, transactions=30)
+    states = {}
+    for power_loss in (True, False):
+        fs = MemFS(power_loss=power_loss)
+        assert fs.power_loss is power_loss
+        with Store(DB, vfs=fs, checkpoint_pages=8) as s:
+            setup_trees(s)
+            assert run_until_error(s, workload) == (len(workload), None)
+        with Store(DB, vfs=fs) as again:
+            states[power_loss] = state_of(again)
+            again.check()
+        states[power_loss, "file"] = fs.read_file(DB)
+    assert states[True] == states[False] == model(workload, len(workload))
+    assert states[True, "file"] == states[False, "file"]        # byte for byte (the log's salts differ)
+    with pytest.raises(ValueError, match=r"keeps synced contents .*MemFS\(power_loss=False\)"):
+        FaultVFS(MemFS(power_loss=False)).power_loss()
+    with pytest.raises(TypeError):
+        MemFS(False)                                                # keyword only
 
 
 def test_memfs_files_can_be_read_written_and_removed():

@@ -429,6 +429,19 @@ def test_crash_target_every_kind_on_a_write_heavy_stream(kind):
         crash_target.test_one_input(crash_target.encode_input((kind, n, n * 7 % 256), ops))
 
 
+def test_only_the_crash_target_runs_on_a_memfs_that_can_lose_power():
+    """ops and file never simulate a power loss: their MemFS keeps no synced
+    copies, so a sync costs them nothing. The crash target's keeps them."""
+    unsynced, synced = memfs.shared(power_loss=False), memfs.shared(power_loss=True)
+    assert not unsynced.power_loss and synced.power_loss
+    ops_target.test_one_input(O.encode([O.Insert(V.ID_TABLE[1], {"a": 1})]))
+    assert ops_target.DB_FILE in unsynced.files()
+    file_target.test_one_input(b"")
+    assert file_target.DB_FILE in unsynced.files()
+    crash_target.test_one_input(crash_target.encode_input((2, 5, 0), [O.Insert(V.ID_TABLE[1], {"a": 1})]))
+    assert crash_target.DB_FILE in synced.files() and crash_target.DB_FILE not in unsynced.files()
+
+
 def test_crash_target_catches_lost_commits(monkeypatch):
     real = crash_target.BlazeDB
     opens = []

@@ -138,13 +138,14 @@ static PyTypeObject MemFSType, FaultVFSType;
 
 static PyObject *MemFS_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = { NULL };
-    if (!PyArg_ParseTupleAndKeywords(args, kw, ":MemFS", kwlist))
+    static char *kwlist[] = { "power_loss", NULL };
+    int power_loss = 1;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|$p:MemFS", kwlist, &power_loss))
         return NULL;
     VFSObject *self = (VFSObject *)type->tp_alloc(type, 0);
     if (!self)
         return NULL;
-    self->vfs = bz_memfs_new();
+    self->vfs = bz_memfs_new_ex(power_loss);
     if (!self->vfs) {
         Py_DECREF(self);
         return PyErr_NoMemory();
@@ -231,15 +232,30 @@ static PyMethodDef MemFS_methods[] = {
     { NULL, NULL, 0, NULL },
 };
 
+static PyObject *MemFS_get_power_loss(VFSObject *self, void *closure)
+{
+    (void)closure;
+    return PyBool_FromLong(bz_memfs_keeps_synced(self->vfs));
+}
+
+static PyGetSetDef MemFS_getset[] = {
+    { "power_loss", (getter)MemFS_get_power_loss, NULL,
+      "whether it keeps each file's synced contents, so that a FaultVFS over it can lose power", NULL },
+    { NULL, NULL, NULL, NULL, NULL },
+};
+
 static PyTypeObject MemFSType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "engine._store.MemFS",
     .tp_basicsize = sizeof(VFSObject),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "MemFS(): memory-backed files that outlive Store handles.",
+    .tp_doc = "MemFS(*, power_loss=True): memory-backed files that outlive Store handles.\n\n"
+              "power_loss=False keeps no copy of what each file held at its last sync: sync\n"
+              "costs nothing, and a FaultVFS over it refuses power_loss().",
     .tp_new = MemFS_new,
     .tp_dealloc = (destructor)VFS_dealloc,
     .tp_methods = MemFS_methods,
+    .tp_getset = MemFS_getset,
 };
 
 /* =============================== FaultVFS ================================ */

@@ -57,9 +57,13 @@ void bz_vfs_os_set_blocking_hooks(void *(*enter)(void), void (*leave)(void *stat
  * Files live in memory for as long as the MemFS does. Each file keeps its
  * current bytes and the bytes it had at its last sync, so that a power loss
  * (bz_memfs_power_loss) can revert every file to what a disk would hold.
+ * Made with keep_synced = 0, a MemFS keeps no synced copy: sync costs nothing
+ * and a power loss is refused (fuzz targets that never simulate one).
  * Locks conflict between handles, also two handles of one process.
  * Not thread-safe on its own: the Python binding calls it under the GIL. */
 bz_vfs *bz_memfs_new(void);              /* reference count 1; release() frees */
+bz_vfs *bz_memfs_new_ex(int keep_synced);  /* bz_memfs_new() is bz_memfs_new_ex(1) */
+int     bz_memfs_keeps_synced(const bz_vfs *v);
 int     bz_memfs_is(const bz_vfs *v);
 size_t  bz_memfs_count(bz_vfs *v);
 const char *bz_memfs_name(bz_vfs *v, size_t i);          /* NULL beyond count */
@@ -68,7 +72,7 @@ const char *bz_memfs_name(bz_vfs *v, size_t i);          /* NULL beyond count */
 int     bz_memfs_contents(bz_vfs *v, const char *name, const uint8_t **data, size_t *len);
 /* Creates or replaces a file, both current and synced contents. */
 int     bz_memfs_put(bz_vfs *v, const char *name, const void *data, size_t len, bz_err *err);
-void    bz_memfs_power_loss(bz_vfs *v);
+void    bz_memfs_power_loss(bz_vfs *v);   /* does nothing without synced copies */
 
 /* ---- FaultVFS (vfs_fault.c) -------------------------------------------------
  * Wraps another VFS (a MemFS, or the OS VFS when base is NULL). Counts calls

@@ -275,6 +275,9 @@ int bz_faultvfs_power_loss(bz_vfs *bv, bz_err *err)
     faultvfs *v = (faultvfs *)bv;
     if (!bz_memfs_is(v->inner))
         return bz_err_set(err, BZ_MISUSE, "power_loss() needs a MemFS underneath (FaultVFS(MemFS()))");
+    if (!bz_memfs_keeps_synced(v->inner))
+        return bz_err_set(err, BZ_MISUSE, "power_loss() needs a MemFS that keeps synced contents "
+                                          "(MemFS(), not MemFS(power_loss=False))");
     /* The process holding the old handles is gone, and so are its locks. */
     for (fault_file *f = v->files; f; f = f->next) {
         if (f->epoch != v->epoch)
