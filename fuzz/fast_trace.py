@@ -15,14 +15,18 @@ callgrind).
 
 Branch probes go one step further (`install_probes`, before the target is
 imported): each basic block gets its own `_fast_trace.Probe` constant and
-the three bytecodes `LOAD_CONST probe; UNARY_POSITIVE; POP_TOP` instead of
-Atheris' seven (`PUSH_NULL; LOAD_CONST atheris; LOAD_ATTR _trace_branch;
-LOAD_CONST index; PRECALL; CALL; POP_TOP`). `+probe` bumps the same counter
-through a C slot, with no call frame and no int to convert. The blocks and
-counters are Atheris' own: only the code that runs at each one changes.
-Until the first call binds the tracer a probe calls `atheris._trace_branch`,
-so coverage never depends on the binding. Measured on the ops target under
-ASan (one corpus pass, both versions at once, one per core): 3-5% less time.
+the two bytecodes `LOAD_CONST probe; POP_JUMP_FORWARD_IF_FALSE +0` instead
+of Atheris' seven (`PUSH_NULL; LOAD_CONST atheris; LOAD_ATTR _trace_branch;
+LOAD_CONST index; PRECALL; CALL; POP_TOP`). The truth test bumps the same
+counter through a C slot, with no call frame and no int to convert, and is
+always true: the jump, to the very next instruction, is never taken. The
+blocks and counters are Atheris' own: only the code that runs at each one
+changes. Until the first call binds the tracer a probe calls
+`atheris._trace_branch`, so coverage never depends on the binding. Measured
+on the ops target under ASan (one corpus pass, both versions at once, one
+per core): 3-5% less time than Atheris' sequence with a bound tracer; the
+truth test instead of `+probe; POP_TOP`, 0.45% fewer instructions per input
+(coverage build, callgrind).
 
 The hook runs at the first input, not before: Atheris loads its core module
 only inside `atheris.Fuzz()`. When the core cannot be found or lacks the
@@ -117,9 +121,10 @@ def install_probes(atheris, tracer) -> str | None:
     bytecode = getattr(atheris, "instrument_bytecode", None)
     instrumentor = getattr(bytecode, "Instrumentor", None)
     generate = getattr(bytecode, "_generate_instruction", None)
-    if (instrumentor is None or generate is None
-            or not hasattr(instrumentor, "_generate_trace_branch_invocation")):
-        return "this Atheris has no Instrumentor._generate_trace_branch_invocation"
+    hooks = ("_generate_trace_branch_invocation", "trace_control_flow")
+    missing = [name for name in hooks if instrumentor is None or not hasattr(instrumentor, name)]
+    if generate is None or missing:
+        return f"this Atheris has no Instrumentor.{(missing or hooks)[0]}"
     tracer.use_atheris(atheris)
     probe_type, reserve = tracer.Probe, atheris._reserve_counter
 
@@ -128,11 +133,30 @@ def install_probes(atheris, tracer) -> str | None:
         # _get_const would do for every block.
         self.consts.append(probe_type(reserve()))
         const = len(self.consts) - 1
-        return [generate("LOAD_CONST", const, copyfrom_instruction),
-                generate("UNARY_POSITIVE", None, copyfrom_instruction),
-                generate("POP_TOP", None, copyfrom_instruction)]
+        # The jump targets the block's first instruction, which follows it. It
+        # joins that instruction's referers only once the block's probe is in
+        # place (see below): inserting the probe moves those referers onto it.
+        jump = generate("POP_JUMP_FORWARD_IF_FALSE", copyfrom_instruction, copyfrom_instruction)
+        self._probe_jumps.append(jump)
+        return [generate("LOAD_CONST", const, copyfrom_instruction), jump]
 
+    # Atheris' own, also when probes were installed before (tests install them again).
+    atheris_trace_control_flow = getattr(instrumentor.trace_control_flow, "atheris_own",
+                                         instrumentor.trace_control_flow)
+
+    def trace_control_flow(self):
+        self._probe_jumps = []
+        atheris_trace_control_flow(self)
+        # From now on the jumps follow their targets like any other referer: a
+        # comparison's call inserted before one (trace_data_flow) takes them
+        # along, so the jump still lands on the instruction after it.
+        for jump in self._probe_jumps:
+            jump.reference.referers.append(jump)
+        del self._probe_jumps
+
+    trace_control_flow.atheris_own = atheris_trace_control_flow
     instrumentor._generate_trace_branch_invocation = probe_invocation
+    instrumentor.trace_control_flow = trace_control_flow
     return None
 
 

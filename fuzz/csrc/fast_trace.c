@@ -196,10 +196,12 @@ static PyObject *trace_cmp(PyObject *self, PyObject *const *args, Py_ssize_t nar
 }
 
 /* Probe: one per instrumented basic block, in its code object's constants.
- * `+probe` (UNARY_POSITIVE) bumps the probe's counter and yields the probe,
- * which the instrumented code pops: three bytecodes and one C slot call per
- * block, where Atheris' own sequence takes seven bytecodes and a vectorcall
- * with an int argument to convert (fuzz/fast_trace.py: install_probes).
+ * The instrumented code truth-tests it (`LOAD_CONST probe;
+ * POP_JUMP_FORWARD_IF_FALSE +0`): the test bumps the probe's counter and
+ * is always true, so the jump, whose target is the next instruction anyway,
+ * is never taken. Two bytecodes and one C slot call per block, where
+ * Atheris' own sequence takes seven bytecodes and a vectorcall with an int
+ * argument to convert (fuzz/fast_trace.py: install_probes).
  * Until bind() succeeds a probe calls `atheris._trace_branch(index)` as
  * Atheris' own code would: coverage never depends on the binding. */
 typedef struct {
@@ -209,22 +211,22 @@ typedef struct {
 
 static PyObject *fallback_module;   /* atheris: its _trace_branch, looked up per call */
 
-static PyObject *probe_positive(PyObject *self)
+static int probe_bool(PyObject *self)
 {
     unsigned long index = ((ProbeObject *)self)->index;
     if (core_branch != NULL) {
         bump(index);
-    } else {
-        if (fallback_module == NULL) {
-            PyErr_SetString(PyExc_RuntimeError, "fuzz._fast_trace: a probe ran before use_atheris()");
-            return NULL;
-        }
-        PyObject *result = PyObject_CallMethod(fallback_module, "_trace_branch", "k", index);
-        if (result == NULL)
-            return NULL;
-        Py_DECREF(result);
+        return 1;
     }
-    return Py_NewRef(self);
+    if (fallback_module == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "fuzz._fast_trace: a probe ran before use_atheris()");
+        return -1;
+    }
+    PyObject *result = PyObject_CallMethod(fallback_module, "_trace_branch", "k", index);
+    if (result == NULL)
+        return -1;
+    Py_DECREF(result);
+    return 1;
 }
 
 static PyObject *probe_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
@@ -259,7 +261,7 @@ static PyGetSetDef probe_getset[] = {
 };
 
 static PyNumberMethods probe_as_number = {
-    .nb_positive = probe_positive,
+    .nb_bool = probe_bool,
 };
 
 static PyTypeObject ProbeType = {
@@ -267,7 +269,7 @@ static PyTypeObject ProbeType = {
     .tp_name = "_fast_trace.Probe",
     .tp_basicsize = sizeof(ProbeObject),
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Probe(index): +probe bumps Atheris counter `index` (a basic block's).",
+    .tp_doc = "Probe(index): bool(probe) bumps Atheris counter `index` (a basic block's) and is True.",
     .tp_new = probe_new,
     .tp_repr = probe_repr,
     .tp_as_number = &probe_as_number,

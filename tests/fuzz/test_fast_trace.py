@@ -43,6 +43,18 @@ def sample(xs):
 SAMPLE_INPUTS = ([], [3, 6, 7], [1, 2, 4, 9, 10], [99, 3, 3], [8] * 5)
 
 
+def compare_at_a_join(c, x, y, z):
+    """The block after the conditional expression starts at the comparison itself."""
+    return z < (x if c else y)
+
+
+def compare_at_loop_heads(xs, limit):
+    i = 0
+    while xs[i] != limit and i < len(xs) - 1:
+        i += 1
+    return i if (xs[0] if i else limit) == limit else -i
+
+
 def test_without_a_tracer_nothing_is_prepared_and_the_log_says_why(tmp_path):
     lines = []
     assert fast_trace.prepare(atheris, tmp_path / "missing.so", lines.append) is None
@@ -65,8 +77,12 @@ def test_the_environment_switch_turns_it_off(monkeypatch, tmp_path):
     assert lines == [f"INFO: blazefuzz harness: fast tracing off ({fast_trace.ENV}=0)\n"]
 
 
-def test_an_atheris_without_the_instrumentation_hook_keeps_its_own_branch_calls():
+def test_an_atheris_without_the_instrumentation_hooks_keeps_its_own_branch_calls():
     assert "no Instrumentor" in fast_trace.install_probes(types.SimpleNamespace(), tracer=None)
+    only_one = types.SimpleNamespace(instrument_bytecode=types.SimpleNamespace(
+        _generate_instruction=object, Instrumentor=type("Instrumentor", (), {"trace_control_flow": None})))
+    assert fast_trace.install_probes(only_one, tracer=None) == (
+        "this Atheris has no Instrumentor._generate_trace_branch_invocation")
 
 
 class TestWithTheBuiltTracer:
@@ -141,14 +157,44 @@ class TestWithTheBuiltTracer:
         assert wrapped(b"abc") == 3 and wrapped(b"") == 0
         assert len(lines) == 1 and lines[0].startswith("INFO: blazefuzz harness: fast tracing off (")
 
-    def test_an_unbound_probe_bumps_its_counter_through_atheris_and_yields_itself(self, tracer_path):
+    def test_an_unbound_probe_bumps_its_counter_through_atheris_and_is_true(self, tracer_path):
         tracer = fast_trace.load_tracer(tracer_path)
         bumped = []
         tracer.use_atheris(types.SimpleNamespace(_trace_branch=bumped.append))
         probe = tracer.Probe(41)
-        assert (+probe is probe, +probe is probe) == (True, True)
+        assert (bool(probe), bool(probe)) == (True, True)
         assert bumped == [41, 41]
         assert probe.index == 41 and repr(probe) == "<branch probe 41>"
+
+    def test_a_block_that_starts_with_a_traced_comparison_still_runs_it(self, tracer_path, monkeypatch):
+        """A probe's jump targets its block's first instruction; when that is a
+        comparison, Atheris inserts its call before it afterwards, and the jump
+        lands on that call, as falling through does (it is never taken: a probe
+        is true, but the code stays what it says)."""
+        monkeypatch.setattr(atheris, "_trace_branch", lambda index: None)
+        compared = []
+
+        def trace_cmp(left, right, opid, index, left_is_const):
+            compared.append(opid)
+            return (left < right, left <= right, left == right, left != right, left > right,
+                    left >= right)[opid]
+        monkeypatch.setattr(atheris, "_trace_cmp", trace_cmp)
+        tracer = fast_trace.load_tracer(tracer_path)
+        tracer.use_atheris(atheris)
+        assert fast_trace.install_probes(atheris, tracer) is None
+        for fn, inputs in ((compare_at_a_join, [(c, 1, 5, z) for c in (0, 1) for z in (0, 3, 9)]),
+                           (compare_at_loop_heads, [([1, 2, 3], 2), ([4, 4], 4), ([5, 6], 9)])):
+            code = atheris.patch_code(fn.__code__, trace_dataflow=True)
+            probed = types.FunctionType(code, fn.__globals__)
+            instructions = list(dis.get_instructions(probed))
+            jumps = [(jump, after) for probe, jump, after in zip(instructions, instructions[1:], instructions[2:])
+                     if isinstance(probe.argval, tracer.Probe)]
+            assert jumps and "_trace_cmp" in probed.__code__.co_names
+            for jump, after in jumps:
+                assert jump.opname == "POP_JUMP_FORWARD_IF_FALSE" and jump.argval == after.offset
+            compared.clear()
+            assert [probed(*args) for args in inputs] == [fn(*args) for args in inputs]
+            assert compared                                 # the comparisons were traced
 
     def test_a_probe_takes_one_counter_index(self, tracer_path):
         tracer = fast_trace.load_tracer(tracer_path)

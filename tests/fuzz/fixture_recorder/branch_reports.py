@@ -18,5 +18,5 @@ tracer.bind(sys.argv[1])
 for index in (3, 11, 0, 7):
     tracer.trace_branch(index)
 probe = tracer.Probe(5)
-assert +probe is probe
+assert bool(probe) is True
 print(json.dumps({"logged": recorder.recorded().decode(), "counters": recorder.counter_values().decode()}))
