@@ -16,7 +16,8 @@
  * Here on the core's exported variables directly, without the call and,
  * for an index below max_counters (every one unless a program has more
  * blocks than counters), without the integer division: one per basic block
- * run. Where the core does not export them, through its function.
+ * run. Where the core does not export them, through its function. A probe
+ * (below) finds its counter once and keeps a pointer to it.
  * `trace_cmp` reports a comparison to libFuzzer as Atheris 3.0's
  * atheris::TraceCompareOp does (src/native/tracer.cc), through the same
  * libFuzzer entry points, and returns PyObject_RichCompare(left, right, opid):
@@ -66,19 +67,34 @@ static const int *core_max_counters;
 static cmp8_fn trace_cmp8, trace_const_cmp8;
 static memcmp_hook_fn memcmp_hook;
 
-/* atheris::IncrementCounter(int), on the core's own variables (see the top). */
-static inline void bump(unsigned long index)
+/* Each bind() starts a generation: a probe's cached counter (below) is valid
+ * only in the generation that cached it. */
+static unsigned long bind_generation;
+
+/* The counter atheris::IncrementCounter(int) bumps for `index`, on the core's
+ * own variables (see the top); NULL while the core has none allocated, or
+ * when its variables are not exported (then call bump()). Atheris allocates
+ * its counters once and never moves them. */
+static unsigned char *counter_of(unsigned long index)
 {
-    if (core_counters == NULL) {
-        core_branch(index);
-        return;
-    }
+    if (core_counters == NULL)
+        return NULL;
     unsigned char *counters = *core_counters;
     int max = *core_max_counters;
     int i = (int)index;
     if (counters == NULL || *core_pctable == NULL || max < 1 || i < 0)
-        return;
-    counters[i < max ? i : i % max]++;
+        return NULL;
+    return &counters[i < max ? i : i % max];
+}
+
+static void bump(unsigned long index)
+{
+    unsigned char *counter = counter_of(index);
+    if (counter != NULL)
+        ++*counter;
+    else if (core_counters == NULL)
+        core_branch(index);
+    /* else: no counters allocated yet, which Atheris' function ignores too */
 }
 
 static PyObject *trace_branch(PyObject *self, PyObject *arg)
@@ -207,15 +223,29 @@ static PyObject *trace_cmp(PyObject *self, PyObject *const *args, Py_ssize_t nar
 typedef struct {
     PyObject_HEAD
     unsigned long index;
+    unsigned char *counter;     /* counter_of(index), valid in generation `generation` */
+    unsigned long generation;   /* (unsigned long)-1: nothing cached */
 } ProbeObject;
 
 static PyObject *fallback_module;   /* atheris: its _trace_branch, looked up per call */
 
 static int probe_bool(PyObject *self)
 {
-    unsigned long index = ((ProbeObject *)self)->index;
+    ProbeObject *probe = (ProbeObject *)self;
+    if (probe->generation == bind_generation) {     /* the common case: a few instructions */
+        ++*probe->counter;
+        return 1;
+    }
+    unsigned long index = probe->index;
     if (core_branch != NULL) {
-        bump(index);
+        unsigned char *counter = counter_of(index);
+        if (counter != NULL) {
+            probe->counter = counter;
+            probe->generation = bind_generation;
+            ++*counter;
+        } else {
+            bump(index);
+        }
         return 1;
     }
     if (fallback_module == NULL) {
@@ -239,8 +269,10 @@ static PyObject *probe_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
     if (index == (unsigned long)-1 && PyErr_Occurred())
         return NULL;
     ProbeObject *probe = (ProbeObject *)type->tp_alloc(type, 0);
-    if (probe != NULL)
+    if (probe != NULL) {
         probe->index = index;
+        probe->generation = (unsigned long)-1;
+    }
     return (PyObject *)probe;
 }
 
@@ -330,6 +362,7 @@ static PyObject *bind(PyObject *self, PyObject *arg)
         return NULL;
     }
     Py_DECREF(encoded);
+    bind_generation++;      /* counters cached by probes belonged to the previous binding */
     core_counters = direct ? (unsigned char *const *)counters : NULL;
     core_pctable = direct ? (void *const *)pctable : NULL;
     core_max_counters = direct ? (const int *)max_counters : NULL;
