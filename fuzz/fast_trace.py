@@ -4,9 +4,10 @@ Atheris' instrumented bytecode calls `atheris._trace_branch(index)` at every
 basic block and `atheris._trace_cmp(...)` at every comparison, looking the
 names up on the `atheris` module each time. `wrap()` returns the target with a
 first-call hook that points both names at the C functions of the build's
-`_fast_trace` module: the branch function calls the loaded Atheris core's
-own, the comparison function reports to libFuzzer what Atheris' own
-TraceCompareOp reports (fuzz/csrc/fast_trace.c), without two heap
+`_fast_trace` module: the branch function bumps the loaded Atheris core's
+counters as the core's own function does, the comparison function reports
+to libFuzzer what Atheris' own TraceCompareOp reports
+(fuzz/csrc/fast_trace.c), without two heap
 allocations per call (each one a recorded stack trace under ASan) and
 without turning each compared str into a new bytes object. Measured on the
 ops target under ASan: about 1.6-2x the executions per second; the native

@@ -14,7 +14,7 @@
  * A MemFS made without synced copies (bz_memfs_new_ex(0)) skips all of that:
  * a sync returns at once and `synced` stays empty, so a power loss cannot be
  * simulated on it. Fuzz targets that never simulate one save a copy of every
- * block written per commit (0.7% of the ops target's instructions).
+ * block written per commit (0.7-0.9% of the ops target's instructions).
  *
  * Spare buffers: a fuzz target empties its MemFS before every input and grows
  * the same two files again. Freeing a file's buffers and growing new ones by
