@@ -87,14 +87,17 @@ static unsigned char *counter_of(unsigned long index)
     return &counters[i < max ? i : i % max];
 }
 
-static void bump(unsigned long index)
+/* Bumps the counter of `index`; returns it, or NULL when it went through
+ * the core's function (or there was none allocated to bump yet, which
+ * Atheris' function ignores too). */
+static unsigned char *bump(unsigned long index)
 {
     unsigned char *counter = counter_of(index);
     if (counter != NULL)
         ++*counter;
     else if (core_counters == NULL)
         core_branch(index);
-    /* else: no counters allocated yet, which Atheris' function ignores too */
+    return counter;
 }
 
 static PyObject *trace_branch(PyObject *self, PyObject *arg)
@@ -238,13 +241,10 @@ static int probe_bool(PyObject *self)
     }
     unsigned long index = probe->index;
     if (core_branch != NULL) {
-        unsigned char *counter = counter_of(index);
+        unsigned char *counter = bump(index);
         if (counter != NULL) {
             probe->counter = counter;
             probe->generation = bind_generation;
-            ++*counter;
-        } else {
-            bump(index);
         }
         return 1;
     }
